@@ -1,0 +1,143 @@
+//! `tuneatlas import DIR`: the incremental import with a progress bar,
+//! Ctrl-C to stop cleanly, and a closing summary.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use tuneatlas::jobs::CancelToken;
+use tuneatlas::library::{ImportEvent, ImportOptions, ImportSummary, Outcome, import_folder};
+use tuneatlas::store::Store;
+
+/// Arguments of `tuneatlas import`.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The music folder to import (scanned recursively).
+    pub dir: PathBuf,
+    /// Decode worker threads (default: one per core).
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// Also import hidden files and folders.
+    #[arg(long)]
+    pub hidden: bool,
+    /// Do not follow symbolic links.
+    #[arg(long)]
+    pub no_follow: bool,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs an import and prints the summary. Fails (exit ≠ 0) only when nothing
+/// could be done: missing folder, unusable database.
+pub fn run(db: &Path, args: &ImportArgs) -> anyhow::Result<()> {
+    let mut store = Store::open(db)?;
+    let cancel = CancelToken::new();
+    {
+        let cancel = cancel.clone();
+        // Ctrl-C: finish the files in flight, commit, and stop.
+        let _ = ctrlc::set_handler(move || {
+            if cancel.is_cancelled() {
+                std::process::exit(130);
+            }
+            eprintln!("\nstopping after the files in progress (Ctrl-C again to quit at once)…");
+            cancel.cancel();
+        });
+    }
+    let mut options = ImportOptions::default();
+    if let Some(n) = args.jobs {
+        options.n_workers = n.max(1);
+    }
+    options.scan.include_hidden = args.hidden;
+    options.scan.follow_symlinks = !args.no_follow;
+
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} files ({per_sec}, ETA {eta}) {wide_msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar.enable_steady_tick(Duration::from_millis(200));
+    let mut scanning = true;
+    let summary = import_folder(&mut store, &args.dir, &options, &cancel, |event| match event {
+        ImportEvent::Found { n_found } => bar.set_length(*n_found as u64),
+        ImportEvent::ScanFinished { n_found } => {
+            scanning = false;
+            bar.set_length(*n_found as u64);
+        }
+        ImportEvent::Started { path } => {
+            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            bar.set_message(if scanning { format!("(still scanning) {name}") } else { name });
+        }
+        ImportEvent::Done { path, outcome } => {
+            bar.inc(1);
+            if let Outcome::Failed(reason) = outcome {
+                bar.suspend(|| eprintln!("failed: {reason}: {}", path.display()));
+            }
+        }
+    });
+    bar.finish_and_clear();
+    let summary = summary?;
+    if args.json {
+        print_json(&summary)?;
+    } else {
+        print_summary(&summary, db);
+    }
+    Ok(())
+}
+
+fn print_json(s: &ImportSummary) -> anyhow::Result<()> {
+    let pairs = |v: &[(PathBuf, String)]| -> Vec<serde_json::Value> {
+        v.iter().map(|(p, r)| serde_json::json!({ "path": p, "reason": r })).collect()
+    };
+    let value = serde_json::json!({
+        "run_id": s.run_id,
+        "status": s.status,
+        "counts": s.counts,
+        "known_bad": s.n_known_bad,
+        "not_audio": s.n_not_audio,
+        "failures": pairs(&s.failures),
+        "skipped": pairs(&s.skipped),
+        "elapsed_s": s.elapsed_s,
+    });
+    println!("{}", serde_json::to_string_pretty(&value)?);
+    Ok(())
+}
+
+fn print_summary(s: &ImportSummary, db: &Path) {
+    let c = &s.counts;
+    println!(
+        "{} in {:.1} s: {} new, {} updated, {} moved, {} unchanged, {} failed, {} missing",
+        match s.status {
+            tuneatlas::store::RunStatus::Finished => "import finished",
+            tuneatlas::store::RunStatus::Cancelled => "import cancelled (run it again to resume)",
+            tuneatlas::store::RunStatus::Failed => "import failed",
+        },
+        s.elapsed_s,
+        c.new,
+        c.updated,
+        c.moved,
+        c.unchanged,
+        c.failed,
+        c.missing
+    );
+    if s.n_known_bad > 0 {
+        println!("  {} unchanged files failed before and were not retried (`tuneatlas errors`)", s.n_known_bad);
+    }
+    if s.n_not_audio > 0 {
+        println!("  {} other files (not audio) ignored", s.n_not_audio);
+    }
+    if !s.failures.is_empty() {
+        println!("failed files:");
+        for (path, reason) in &s.failures {
+            println!("  {reason}: {}", path.display());
+        }
+    }
+    if !s.skipped.is_empty() {
+        println!("skipped while scanning:");
+        for (path, reason) in &s.skipped {
+            println!("  {reason}: {}", path.display());
+        }
+    }
+    println!("library: {}", db.display());
+}

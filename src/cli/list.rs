@@ -1,0 +1,82 @@
+//! `tuneatlas tracks` and `tuneatlas errors`: what the library holds, as a
+//! table for people or JSON for scripts.
+
+use std::path::Path;
+
+use clap::Args;
+use tuneatlas::store::Store;
+
+/// Arguments of `tuneatlas tracks`.
+#[derive(Debug, Args)]
+pub struct TracksArgs {
+    /// Print JSON (one array) instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Include tracks whose files are missing.
+    #[arg(long)]
+    pub all: bool,
+}
+
+/// Arguments of `tuneatlas errors`.
+#[derive(Debug, Args)]
+pub struct ErrorsArgs {
+    /// Print JSON (one array) instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn open_existing(db: &Path) -> anyhow::Result<Store> {
+    if !db.exists() {
+        anyhow::bail!("no library yet at {} (run `tuneatlas import DIR` first)", db.display());
+    }
+    Ok(Store::open(db)?)
+}
+
+fn fmt_duration(s: f64) -> String {
+    let total = s.round() as i64;
+    format!("{}:{:02}", total / 60, total % 60)
+}
+
+/// Lists tracks.
+pub fn tracks(db: &Path, args: &TracksArgs) -> anyhow::Result<()> {
+    let store = open_existing(db)?;
+    let rows = store.tracks(args.all)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(());
+    }
+    println!("{:>6}  {:<28} {:<22} {:<24} {:>6} {:>5}  {}", "id", "title", "artist", "album", "length", "clips", "codec");
+    for r in &rows {
+        let cut = |s: &str, n: usize| -> String {
+            if s.chars().count() > n { format!("{}…", s.chars().take(n - 1).collect::<String>()) } else { s.to_string() }
+        };
+        println!(
+            "{:>6}  {:<28} {:<22} {:<24} {:>6} {:>5}  {}{}",
+            r.id,
+            cut(&r.title, 28),
+            cut(r.artist.as_deref().unwrap_or("—"), 22),
+            cut(r.album.as_deref().unwrap_or("—"), 24),
+            fmt_duration(r.duration_s),
+            r.n_clips,
+            r.codec,
+            if r.status == "missing" { "  (missing)" } else { "" }
+        );
+    }
+    println!("{} tracks", rows.len());
+    Ok(())
+}
+
+/// Lists recorded per-file errors.
+pub fn errors(db: &Path, args: &ErrorsArgs) -> anyhow::Result<()> {
+    let store = open_existing(db)?;
+    let rows = store.errors()?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(());
+    }
+    for e in &rows {
+        println!("{}: {}", e.reason, e.path.display());
+    }
+    println!("{} files with errors", rows.len());
+    Ok(())
+}

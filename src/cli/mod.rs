@@ -1,0 +1,102 @@
+//! Command-line front end (clap). Every subcommand is a thin wrapper over the
+//! core library; errors are `anyhow` here and become a message plus a non-zero
+//! exit code only when nothing could be done.
+
+mod bench;
+mod import;
+mod list;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+/// tuneatlas — explore a music library through a learned audio embedding.
+#[derive(Debug, Parser)]
+#[command(name = "tuneatlas", version, about, long_about = None)]
+pub struct Cli {
+    /// Library database (default: the platform data folder, e.g. ~/.local/share/tuneatlas/library.db).
+    #[arg(long, global = true, env = "TUNEATLAS_DB")]
+    pub db: Option<PathBuf>,
+    /// More log output (repeat for more).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Import (or re-import incrementally) a music folder.
+    Import(import::ImportArgs),
+    /// List the tracks in the library.
+    Tracks(list::TracksArgs),
+    /// List files that could not be imported, with reasons.
+    Errors(list::ErrorsArgs),
+    /// Print performance figures.
+    Bench(bench::BenchArgs),
+}
+
+/// Where the library lives unless `--db` says otherwise.
+pub fn default_db_path() -> anyhow::Result<PathBuf> {
+    let dirs = directories::ProjectDirs::from("org", "tuneatlas", "tuneatlas")
+        .context("cannot find a home folder for the library database; pass --db PATH")?;
+    Ok(dirs.data_dir().join("library.db"))
+}
+
+fn db_path(cli_db: &Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    match cli_db {
+        Some(p) => Ok(p.clone()),
+        None => default_db_path(),
+    }
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+/// Parses arguments, runs the command, and maps the outcome to an exit code.
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    let result = match &cli.command {
+        Some(Command::Import(args)) => db_path(&cli.db).and_then(|db| import::run(&db, args)),
+        Some(Command::Tracks(args)) => db_path(&cli.db).and_then(|db| list::tracks(&db, args)),
+        Some(Command::Errors(args)) => db_path(&cli.db).and_then(|db| list::errors(&db, args)),
+        Some(Command::Bench(args)) => bench::run(args),
+        None => no_command(&cli),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// No subcommand: open the desktop window (or, in a build without the `gui`
+/// feature, print the help).
+#[cfg(feature = "gui")]
+fn no_command(cli: &Cli) -> anyhow::Result<()> {
+    crate::app::run(db_path(&cli.db)?)
+}
+
+/// No subcommand: open the desktop window (or, in a build without the `gui`
+/// feature, print the help).
+#[cfg(not(feature = "gui"))]
+fn no_command(_cli: &Cli) -> anyhow::Result<()> {
+    use clap::CommandFactory;
+    Cli::command().print_help()?;
+    println!();
+    Ok(())
+}

@@ -1,0 +1,84 @@
+//! The core's one error type.
+//!
+//! Every fallible core function returns [`Result`]. Messages put the path last
+//! so that a list of failures lines up when printed (`reason: path`), and each
+//! variant carries enough to tell a user what to do without a backtrace.
+
+use std::path::PathBuf;
+
+/// Errors of the tuneatlas core. Binaries wrap these in `anyhow`.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Reading or writing a file failed (permissions, vanished file, full disk).
+    #[error("{op} failed: {source}: {}", path.display())]
+    Io {
+        /// What we were doing, e.g. "open" or "read".
+        op: &'static str,
+        /// The file or folder concerned.
+        path: PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not audio we can read: unknown container, no audio track,
+    /// unsupported codec, or corrupt/truncated data.
+    #[error("{reason}: {}", path.display())]
+    Decode {
+        /// Human-readable reason, e.g. "unsupported codec (ALAC in CAF)".
+        reason: String,
+        /// The offending file.
+        path: PathBuf,
+    },
+    /// The SQLite database failed.
+    #[error("database error: {source}")]
+    Db {
+        /// The underlying rusqlite error.
+        #[from]
+        source: rusqlite::Error,
+    },
+    /// The database could not be opened or created at all (read-only folder,
+    /// full disk, not a SQLite file).
+    #[error("cannot open the library database ({reason}): {}", path.display())]
+    DbOpen {
+        /// What went wrong.
+        reason: String,
+        /// The database file.
+        path: PathBuf,
+    },
+    /// The database was written by a newer tuneatlas; opening it could lose data.
+    #[error(
+        "the library database has schema version {found}, newer than this tuneatlas understands \
+         (up to {supported}); please upgrade tuneatlas: {}", path.display()
+    )]
+    DbTooNew {
+        /// Schema version found in the file.
+        found: i64,
+        /// Newest schema version this build knows.
+        supported: i64,
+        /// The database file.
+        path: PathBuf,
+    },
+    /// The user (or a signal) cancelled a long job.
+    #[error("cancelled")]
+    Cancelled,
+    /// Any other invalid argument or state, with a message for the user.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// The core's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// Builds an [`Error::Io`] for `path`; used with `map_err` at every I/O call
+    /// so that no error reaches the user without the file it concerns.
+    pub fn io(op: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
+        let path = path.into();
+        move |source| Error::Io { op, path, source }
+    }
+
+    /// Builds an [`Error::Decode`] for `path`.
+    pub fn decode(reason: impl Into<String>, path: impl Into<PathBuf>) -> Error {
+        Error::Decode { reason: reason.into(), path: path.into() }
+    }
+}

@@ -1,0 +1,68 @@
+//! Long-running work (imports now; embedding, t-SNE and training later) runs on
+//! named background threads. This module holds what every such job shares: a
+//! cancel token the GUI's cancel button and the CLI's Ctrl-C both flip, and a
+//! helper that spawns threads with names (so a stack dump or `top -H` says
+//! which part of the pipeline is busy).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::{Error, Result};
+
+/// A shared "please stop" flag. Cheap to clone; every stage polls it between
+/// items, so cancelling takes effect within one file. A [`child`](Self::child)
+/// token also stops when its parent does, which lets a pipeline stop itself
+/// (e.g. on a full disk) without flipping the caller's token.
+#[derive(Debug, Clone, Default)]
+pub struct CancelToken {
+    flag: Arc<AtomicBool>,
+    parent: Option<Arc<AtomicBool>>,
+}
+
+impl CancelToken {
+    /// A fresh, not-cancelled token.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A token cancelled by its own [`cancel`](Self::cancel) or by this one's.
+    pub fn child(&self) -> Self {
+        CancelToken { flag: Arc::new(AtomicBool::new(false)), parent: Some(self.flag.clone()) }
+    }
+
+    /// Asks every holder to stop as soon as it can.
+    pub fn cancel(&self) {
+        self.flag.store(true, Ordering::SeqCst);
+    }
+
+    /// True once this token or its parent was cancelled.
+    pub fn is_cancelled(&self) -> bool {
+        self.flag.load(Ordering::SeqCst) || self.parent.as_ref().is_some_and(|p| p.load(Ordering::SeqCst))
+    }
+
+    /// `Err(Error::Cancelled)` once cancelled: for `?` in loops.
+    pub fn check(&self) -> Result<()> {
+        if self.is_cancelled() { Err(Error::Cancelled) } else { Ok(()) }
+    }
+}
+
+/// Number of worker threads for CPU-bound stages: all cores, at least one.
+pub fn worker_count() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn child_follows_parent_but_not_the_reverse() {
+        let parent = CancelToken::new();
+        let child = parent.child();
+        child.cancel();
+        assert!(child.is_cancelled() && !parent.is_cancelled());
+        let other = parent.child();
+        parent.cancel();
+        assert!(other.is_cancelled() && other.check().is_err());
+    }
+}

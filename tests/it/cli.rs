@@ -1,0 +1,132 @@
+//! The real `tuneatlas` binary: exit codes, JSON output, and an import killed
+//! with SIGKILL mid-run that a rerun completes without duplicates.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tuneatlas::store::Store;
+
+use crate::common::{fixture, write_wav};
+
+fn tuneatlas() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_tuneatlas"));
+    c.env_remove("TUNEATLAS_DB").env("RUST_LOG", "warn");
+    c
+}
+
+fn json(out: &std::process::Output) -> serde_json::Value {
+    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("valid JSON")
+}
+
+#[test]
+fn import_reports_bad_files_but_exits_zero_and_lists_as_json() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let lib = dir.path().join("lib");
+    std::fs::create_dir_all(&lib).expect("mkdir");
+    std::fs::copy(fixture("chirp10_vorbis.ogg"), lib.join("good.ogg")).expect("copy");
+    std::fs::write(lib.join("bad.mp3"), b"").expect("write");
+    let db = dir.path().join("lib.db");
+    let db_s = db.to_str().expect("utf-8");
+
+    let out = tuneatlas().args(["import", lib.to_str().expect("utf-8"), "--db", db_s, "--json"]).output().expect("run");
+    let summary = json(&out);
+    assert_eq!(summary["counts"]["new"], 1);
+    assert_eq!(summary["counts"]["failed"], 1);
+    assert!(summary["failures"][0]["path"].as_str().expect("path").ends_with("bad.mp3"));
+
+    let tracks = json(&tuneatlas().args(["tracks", "--json", "--db", db_s]).output().expect("run"));
+    assert_eq!(tracks.as_array().expect("array").len(), 1);
+    assert_eq!(tracks[0]["title"], "Chirp Vorbis");
+    let errors = json(&tuneatlas().args(["errors", "--json", "--db", db_s]).output().expect("run"));
+    assert!(errors[0]["path"].as_str().expect("path").ends_with("bad.mp3"));
+
+    // Human-readable summary names the failed file with its reason.
+    let out = tuneatlas().args(["import", lib.to_str().expect("utf-8"), "--db", db_s]).output().expect("run");
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("0 new") && text.contains("2 unchanged"), "{text}");
+}
+
+#[test]
+fn nothing_doable_exits_nonzero_with_one_clear_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = tuneatlas()
+        .args(["import", dir.path().to_str().expect("utf-8"), "--db", "/proc/no/such/library.db"])
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cannot open the library database") && err.contains("/proc/no/such/library.db"), "{err}");
+
+    let out = tuneatlas()
+        .args(["import", "/definitely/not/here", "--db", dir.path().join("x.db").to_str().expect("utf-8")])
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/definitely/not/here"));
+}
+
+fn count_tracks(db: &Path) -> usize {
+    // A read-only connection looks at the WAL database while the importer
+    // writes (before the importer has created it, there is nothing to count).
+    Store::open_read_only(db).and_then(|s| s.tracks(true)).map(|t| t.len()).unwrap_or(0)
+}
+
+#[test]
+fn kill_dash_nine_mid_import_then_rerun_is_consistent() {
+    const N: usize = 80;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let lib = dir.path().join("lib");
+    for i in 0..N {
+        write_wav(&lib.join(format!("d{}/{i:03}.wav", i % 4)), 13.0, 150.0 + 3.0 * i as f64, 8_000);
+    }
+    let db = dir.path().join("lib.db");
+    let mut child = tuneatlas()
+        .args(["import", lib.to_str().expect("utf-8"), "--db", db.to_str().expect("utf-8"), "--jobs", "1"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut seen = 0;
+    while Instant::now() < deadline {
+        seen = count_tracks(&db);
+        if seen > 0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.kill().expect("SIGKILL"); // Child::kill is SIGKILL on Unix
+    child.wait().expect("reap");
+    let after_kill = count_tracks(&db);
+    assert!(seen > 0 && after_kill < N, "kill must land mid-run: {after_kill} of {N} committed");
+
+    let out = tuneatlas()
+        .args(["import", lib.to_str().expect("utf-8"), "--db", db.to_str().expect("utf-8"), "--json"])
+        .output()
+        .expect("rerun");
+    let summary = json(&out);
+    assert_eq!(summary["counts"]["new"].as_u64(), Some((N - after_kill) as u64), "{summary}");
+    assert_eq!(summary["counts"]["unchanged"].as_u64(), Some(after_kill as u64), "{summary}");
+
+    let store = Store::open(&db).expect("open");
+    assert!(store.integrity_ok().expect("integrity"));
+    let tracks = store.tracks(true).expect("tracks");
+    assert_eq!(tracks.len(), N);
+    let mut paths: Vec<_> = tracks.iter().map(|t| t.path.clone()).collect();
+    paths.sort();
+    paths.dedup();
+    assert_eq!(paths.len(), N);
+    assert!(tracks.iter().all(|t| t.n_clips == 1));
+    let runs: Vec<String> = store
+        .connection()
+        .prepare("SELECT status FROM import_runs ORDER BY id")
+        .expect("prepare")
+        .query_map([], |r| r.get(0))
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    assert_eq!(runs, vec!["interrupted", "finished"]);
+}

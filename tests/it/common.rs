@@ -1,0 +1,53 @@
+//! Helpers shared by the integration tests.
+
+use std::path::PathBuf;
+
+/// A committed fixture under `tests/fixtures/audio/`.
+pub fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/audio").join(name)
+}
+
+/// Runs `f` with file-permission checks enforced even when the tests run as
+/// root (as CI does): drops CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH from this
+/// thread's effective set — threads it spawns inherit that — and restores them.
+pub fn without_root_file_access<T>(f: impl FnOnce() -> T) -> T {
+    #[cfg(target_os = "linux")]
+    {
+        use caps::{CapSet, Capability};
+        let dropped: Vec<Capability> = [Capability::CAP_DAC_OVERRIDE, Capability::CAP_DAC_READ_SEARCH]
+            .into_iter()
+            .filter(|c| caps::has_cap(None, CapSet::Effective, *c).unwrap_or(false))
+            .collect();
+        for c in &dropped {
+            caps::drop(None, CapSet::Effective, *c).expect("drop capability");
+        }
+        let out = f();
+        for c in &dropped {
+            caps::raise(None, CapSet::Effective, *c).expect("restore capability");
+        }
+        out
+    }
+    #[cfg(not(target_os = "linux"))]
+    f()
+}
+
+/// Writes a mono 16-bit WAV of `seconds` of a sine at `freq_hz`: distinct
+/// files on demand (each frequency gives different bytes) for tests that
+/// need many tracks.
+pub fn write_wav(path: &std::path::Path, seconds: f64, freq_hz: f64, sample_rate_hz: u32) {
+    std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: sample_rate_hz,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(path, spec).expect("create wav");
+    let n = (seconds * f64::from(sample_rate_hz)) as usize;
+    for i in 0..n {
+        let t = i as f64 / f64::from(sample_rate_hz);
+        let s = 0.3 * (2.0 * std::f64::consts::PI * freq_hz * t).sin();
+        w.write_sample((s * 32767.0) as i16).expect("sample");
+    }
+    w.finalize().expect("finalize wav");
+}

@@ -1,0 +1,7 @@
+//! The one integration-test target: each module tests one part of tuneatlas
+//! end to end on real files (real decoding, a real SQLite file).
+mod cli;
+mod common;
+mod decode;
+mod features_golden;
+mod import;
