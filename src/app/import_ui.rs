@@ -338,11 +338,15 @@ impl ImportJob {
             {
                 self.cancel.cancel();
             }
+            // The scanner is throttled by the workers (bounded channels), so on
+            // a big library the total is known only near the end: the rate is
+            // shown throughout, the ETA once the total is final.
             let eta = match eta_s(elapsed_s, self.n_done, self.n_found, !self.scanning) {
                 Some(s) => clock(s),
                 None => "–".to_owned(),
             };
-            let mut times = format!("elapsed {}   ETA {eta}", clock(elapsed_s));
+            let rate = if elapsed_s > 0.5 { self.n_done as f64 / elapsed_s } else { 0.0 };
+            let mut times = format!("{rate:.1} files/s   elapsed {}   ETA {eta}", clock(elapsed_s));
             if self.n_failed > 0 {
                 times.push_str(&format!("   {} failed", self.n_failed));
             }
@@ -385,7 +389,7 @@ fn summary_line(s: &ImportSummary) -> LastImport {
     let c = &s.counts;
     let what = match s.status {
         RunStatus::Finished => "Import finished",
-        RunStatus::Cancelled => "Import cancelled (import again to resume)",
+        RunStatus::Cancelled => "Import cancelled",
         RunStatus::Failed => "Import stopped by an error",
     };
     let mut line = format!(
@@ -400,6 +404,9 @@ fn summary_line(s: &ImportSummary) -> LastImport {
     );
     if !s.skipped.is_empty() {
         line.push_str(&format!(", {} skipped while scanning", s.skipped.len()));
+    }
+    if s.status == RunStatus::Cancelled {
+        line.push_str(" — import again to resume");
     }
     LastImport::Summary { line, any_failed: c.failed > 0 || s.status != RunStatus::Finished }
 }

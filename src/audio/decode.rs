@@ -8,12 +8,29 @@
 //! duration, tags — comes with [`AudioFile::open`].
 //!
 //! Timing matters: clip *i* of a track must be the same audio here, in the
-//! trainer and in the shipped teacher targets. Decoded samples are therefore
-//! placed by the packets' timestamps (after the encoder delay trims that
-//! symphonia and the Opus adapter apply, and after the MP4 edit-list priming
-//! offset that symphonia 0.6 ignores, see [`mp4_priming_s`]), resampled with a
-//! timing-exact band-limited resampler ([`super::resample`]), and cut so that
-//! the sample at file time `t` lands at index `round((t − start_s) · 22,050)`.
+//! trainer and in the shipped teacher targets (which were cut from libsndfile
+//! decodes). Decoded samples are therefore placed by the packets' timestamps,
+//! resampled with a timing-exact band-limited resampler ([`super::resample`]),
+//! and cut so that the sample at file time `t` lands at index
+//! `round((t − start_s) · 22,050)` of the clip (tested to ±1 sample on MP3,
+//! Vorbis, Opus, FLAC, AAC/MP4, WAV and AIFF).
+//!
+//! symphonia 0.6.1 quirks worked around here:
+//! - MP4: the edit list (AAC encoder priming, 1024+ samples) is parsed but not
+//!   applied; we read `elst` ourselves and shift by it.
+//! - Ogg Opus: timestamps do not subtract the pre-skip (RFC 7845), while the
+//!   libopus adapter drops the pre-skip samples from the first packet it
+//!   decodes — also when that packet comes after a seek; both are accounted.
+//! - WAV: the `LIST/INFO` tags are read but dropped; we read them ourselves.
+//! - MP3 without a LAME header: the length is only estimated from the file
+//!   size, so we count the frames.
+//!
+//! Known limits (as in ffmpeg without gapless information): ADTS AAC, AAC or
+//! MP3 in Matroska, MP2 and MP3 without a LAME header keep the encoder delay
+//! (12–25 ms late); Matroska's millisecond timestamps leave Opus/Vorbis in
+//! MKV/WebM 1.5–3 ms late; packets decoded at another rate than the stream
+//! header states (HE-AAC with SBR) are skipped, so such a file reports that
+//! nothing decodes rather than giving clips at the wrong speed.
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
@@ -55,6 +72,11 @@ const MARGIN_OUT_SAMPLES: usize = 1024;
 /// recommended 80 ms of pre-roll) have converged by the window start.
 const PREROLL_S: f64 = 0.3;
 
+/// The least decoding a decoder needs after a seek before its output is valid
+/// (AAC/MP3 overlap of one frame, Opus 80 ms); a seek that lands closer than
+/// this before a window counts as failed.
+const CONVERGE_S: f64 = 0.1;
+
 /// If the next window starts less than this far ahead of the decode position,
 /// decoding through is cheaper than seeking (and keeps decoder state valid).
 const SEEK_GAP_S: f64 = 1.0;
@@ -63,11 +85,6 @@ const SEEK_GAP_S: f64 = 1.0;
 /// file is declared corrupt; a few bad frames in an otherwise good file are
 /// common (damaged downloads, glued MP3s) and should not lose the track.
 const MAX_DECODE_ERRORS: usize = 100;
-
-/// Read buffer of the media source; larger than symphonia's 64 KiB default so
-/// that Ogg streams with very large header packets (cover art in a Vorbis
-/// comment) do not thrash it.
-const SOURCE_BUFFER_BYTES: usize = 1 << 20;
 
 /// Tags read from a file, normalised across ID3v2/ID3v1/APE/Vorbis
 /// comments/MP4 atoms so the library and the store need not know the format.
@@ -147,6 +164,8 @@ struct Demux {
     /// 0.6 leaves in the timestamps — the MP4 edit-list start (AAC priming),
     /// or the Ogg Opus pre-skip — else 0.
     priming_s: f64,
+    /// See [`hidden_front_trim`]; zeroed after the first decoded packet.
+    hidden_front_trim: i64,
 }
 
 /// Codecs symphonia ships plus libopus (symphonia has no Opus decoder, and
@@ -198,15 +217,9 @@ impl AudioFile {
         // symphonia estimates the length of an MP3 without a LAME header from
         // the file size: exact for CBR, wrong for VBR. Count those.
         let trust_stated = stated_s.is_some() && !(is_mpeg_audio && track.delay.is_none());
-        let mut at_start = true;
         let duration_s = match stated_s {
             Some(d) if trust_stated => d,
-            _ => {
-                let counted = demux.count_duration_s(path)?;
-                collect_tags(demux.reader.as_mut(), demux.track_id, &mut tags);
-                at_start = false;
-                counted
-            }
+            _ => demux.count_duration_s(path, &mut tags)?,
         };
 
         let info = AudioInfo {
@@ -222,7 +235,7 @@ impl AudioFile {
             info,
             demux,
             resampler: None,
-            at_start,
+            at_start: true,
             scratch: Vec::new(),
         })
     }
@@ -279,17 +292,29 @@ impl AudioFile {
         let mut windows: Vec<Window> = order.iter().map(|&i| Window::new(starts_s[i], rate_hz)).collect();
 
         let outcome = if allow_seek {
-            match self.fill_windows(&mut windows, true) {
-                Err(ReadError::SeekFailed(reason)) => {
+            let first_try = self.fill_windows(&mut windows, true);
+            let retry_reason = match &first_try {
+                Err(ReadError::SeekFailed(reason)) => Some(reason.clone()),
+                // Nothing after the seek points (a file truncated before its
+                // stated end): make sure by decoding from the start.
+                Ok(stats) if stats.decoded_frames == 0 => {
+                    windows = order.iter().map(|&i| Window::new(starts_s[i], rate_hz)).collect();
+                    Some("nothing decoded after seeking".to_string())
+                }
+                _ => None,
+            };
+            match retry_reason {
+                Some(reason) => {
                     tracing::debug!(
                         "seek failed ({reason}), decoding straight through: {}",
                         self.path.display()
                     );
                     self.rewind()?;
+                    // Windows finished before the failure keep their clips.
                     windows.iter_mut().for_each(Window::clear);
                     self.fill_windows(&mut windows, false)
                 }
-                other => other,
+                None => first_try,
             }
         } else {
             if !self.at_start {
@@ -316,11 +341,9 @@ impl AudioFile {
             tracing::warn!("stopped decoding early ({why}); rest is silence: {}", self.path.display());
         }
 
-        let resampler =
-            self.resampler.as_mut().ok_or_else(|| Error::Invalid("resampler missing".to_string()))?;
         let mut clips = vec![Vec::new(); starts_s.len()];
-        for (window, &slot) in windows.iter().zip(&order) {
-            clips[slot] = window.to_clip(resampler).map_err(|e| Error::decode(e.to_string(), &self.path))?;
+        for (window, &slot) in windows.iter_mut().zip(&order) {
+            clips[slot] = window.clip.take().unwrap_or_else(|| vec![0.0; CLIP_LEN_SAMPLES]);
         }
         Ok(clips)
     }
@@ -341,7 +364,10 @@ impl AudioFile {
         let rate = f64::from(self.demux.rate_hz);
         let preroll = (PREROLL_S * rate).round() as i64;
         let seek_gap = (SEEK_GAP_S * rate).round() as i64;
+        let converge = (CONVERGE_S * rate).round() as i64;
         let mut stats = ReadStats::default();
+        // After a seek: the window start the first decoded buffer must precede.
+        let mut seek_check: Option<i64> = None;
         // Next expected sample position (native rate), and the position from
         // which the decoder's output is trustworthy in the current run.
         let mut pos: Option<i64> = if self.at_start { Some(0) } else { None };
@@ -352,10 +378,16 @@ impl AudioFile {
         'windows: while next_window < windows.len() {
             let w_lo = windows[next_window].lo;
             let w_hi = windows[next_window].hi;
+            if windows[next_window].is_done() {
+                next_window += 1;
+                continue;
+            }
             if let Some(p) = pos
                 && p >= w_hi
                 && reliable_from <= w_lo
             {
+                // Complete: resample now so the native-rate buffer is freed.
+                self.finish_window(&mut windows[next_window])?;
                 next_window += 1;
                 continue;
             }
@@ -370,11 +402,13 @@ impl AudioFile {
                     self.rewind().map_err(ReadError::Fatal)?;
                     pos = Some(0);
                     reliable_from = i64::MIN;
+                    seek_check = None;
                 } else {
                     let actual = self.seek_to(target)?;
                     self.at_start = false;
                     pos = Some(actual);
                     reliable_from = actual + preroll;
+                    seek_check = Some(w_lo);
                 }
             } else if behind {
                 // Only reachable without seeking, after a fresh start: the
@@ -385,7 +419,6 @@ impl AudioFile {
             // Decode until this window is complete.
             loop {
                 if pos.is_some_and(|p| p >= w_hi) {
-                    next_window += 1;
                     continue 'windows;
                 }
                 let packet = match self.demux.reader.next_packet() {
@@ -410,7 +443,10 @@ impl AudioFile {
                 }
                 let placement = self.demux.placement(&packet);
                 let buf = match self.demux.decoder.decode(&packet) {
-                    Ok(buf) => buf,
+                    Ok(buf) => {
+                        self.demux.hidden_front_trim = 0;
+                        buf
+                    }
                     Err(SymError::ResetRequired) => {
                         stats.stop_reason = Some("decoder needs a reset (stream changed)".to_string());
                         break 'windows;
@@ -441,7 +477,15 @@ impl AudioFile {
                     tracing::debug!("skipping packet at another sample rate: {}", self.path.display());
                     continue;
                 }
-                let start = placement.start_index(frames as i64, pos);
+                let start = placement.start_index(pos);
+                if let Some(window_lo) = seek_check.take() {
+                    // Trust the seek only if decoding really starts early
+                    // enough for the decoder to converge before the window.
+                    if start > window_lo - converge {
+                        return Err(ReadError::SeekFailed("seek landed past the window".to_string()));
+                    }
+                    reliable_from = reliable_from.max(start + converge);
+                }
                 let end = start + frames as i64;
                 pos = Some(end);
                 stats.last_pos = end;
@@ -463,7 +507,21 @@ impl AudioFile {
                 }
             }
         }
+        // The audio ended: what is not filled yet stays silence.
+        for w in windows.iter_mut().filter(|w| !w.is_done()) {
+            self.finish_window(w)?;
+        }
         Ok(stats)
+    }
+
+    /// Resamples a completed window into its clip.
+    fn finish_window(&mut self, window: &mut Window) -> Result<(), ReadError> {
+        let path = &self.path;
+        let resampler = self
+            .resampler
+            .as_mut()
+            .ok_or_else(|| ReadError::Fatal(Error::Invalid("resampler missing".to_string())))?;
+        window.finish(resampler).map_err(|e| ReadError::Fatal(Error::decode(e.to_string(), path)))
     }
 
     /// Seeks (accurate mode) to native sample `target` and resets the
@@ -493,17 +551,18 @@ impl Demux {
     /// Probes `path` and builds the decoder for its default audio track.
     fn open(path: &Path) -> Result<(Demux, symphonia::core::formats::Track)> {
         let file = File::open(path).map_err(Error::io("open", path))?;
-        let mss = MediaSourceStream::new(
-            Box::new(file),
-            MediaSourceStreamOptions { buffer_len: SOURCE_BUFFER_BYTES },
-        );
+        let mss = MediaSourceStream::new(Box::new(file), MediaSourceStreamOptions::default());
         let mut hint = Hint::new();
         if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
             hint.with_extension(ext);
         }
+        // Default limits suffice even for a 1 MB Vorbis comment (cover art, as
+        // in the HyperRogue soundtrack): symphonia's Ogg packet limit is 16 MB.
         let reader = symphonia::default::get_probe()
             .probe(&hint, mss, FormatOptions::default(), MetadataOptions::default())
-            .map_err(|e| Error::decode(probe_error_text(&e), path))?;
+            .map_err(|e| {
+                Error::decode(sniff_unsupported(path).unwrap_or_else(|| probe_error_text(&e)), path)
+            })?;
         let track = match reader.default_track(TrackType::Audio) {
             Some(track) => track.clone(),
             None => {
@@ -546,15 +605,24 @@ impl Demux {
         } else {
             0.0
         };
-        let demux =
-            Demux { track_id: track.id, time_base: track.time_base, reader, decoder, rate_hz, priming_s };
+        let hidden_front_trim = hidden_front_trim(params.codec, params.extra_data.as_deref(), rate_hz);
+        let demux = Demux {
+            track_id: track.id,
+            time_base: track.time_base,
+            reader,
+            decoder,
+            rate_hz,
+            priming_s,
+            hidden_front_trim,
+        };
         Ok((demux, track))
     }
 
     /// Counts the playable duration by reading every packet of the track
-    /// (without decoding where packets state their duration), then reopens
-    /// the file so decoding starts from the beginning.
-    fn count_duration_s(&mut self, path: &Path) -> Result<f64> {
+    /// (without decoding where packets state their duration), collecting any
+    /// tags met on the way, then reopens the file so decoding starts from the
+    /// beginning.
+    fn count_duration_s(&mut self, path: &Path, tags: &mut TrackTags) -> Result<f64> {
         let mut ts_total: u64 = 0;
         let mut decoded_frames: u64 = 0;
         loop {
@@ -582,6 +650,8 @@ impl Demux {
             None => 0.0,
         };
         let total = from_ts + decoded_frames as f64 / f64::from(self.rate_hz) - self.priming_s;
+        // Tags met on the way (in-stream metadata) count too.
+        collect_tags(self.reader.as_mut(), self.track_id, tags);
         let (fresh, _) = Demux::open(path)?;
         *self = fresh;
         Ok(total.max(0.0))
@@ -607,22 +677,38 @@ impl Demux {
         (self.priming_s * f64::from(self.rate_hz)).round() as i64
     }
 
-    /// Where the decoded output of `packet` belongs, from its timestamps.
+    /// Where the decoded output of `packet` belongs, from its timestamps:
+    /// the first valid sample is at `pts + trim_start` (the decoders apply the
+    /// trims), plus whatever the decoder drops silently at its very first
+    /// packet (the Opus adapter's pre-skip).
     fn placement(&self, packet: &Packet) -> Placement {
         let valid_start =
             packet.pts.get().saturating_add(i64::try_from(packet.trim_start.get()).unwrap_or(0));
-        let start = self.ts_to_index(valid_start).map(|i| i - self.priming_index());
-        let dur = i64::try_from(packet.dur.get()).ok().and_then(|d| {
-            let end = self.ts_to_index(valid_start.saturating_add(d))?;
-            let start = self.ts_to_index(valid_start)?;
-            Some(end - start)
-        });
+        let start = self.ts_to_index(valid_start).map(|i| i - self.priming_index() + self.hidden_front_trim);
         let tick = match self.time_base {
             Some(tb) => (f64::from(tb.numer.get()) / f64::from(tb.denom.get()) * f64::from(self.rate_hz))
                 .ceil() as i64,
             None => 0,
         };
-        Placement { start, dur, tolerance: tick.max(1) + 1 }
+        Placement { start, tolerance: tick.max(1) + 1 }
+    }
+}
+
+/// Samples the decoder will drop from the front of the first packet it ever
+/// decodes without the packet saying so: symphonia-adapter-libopus 0.3 applies
+/// the Opus pre-skip (from the `OpusHead` in the codec's extra data) to its
+/// first decoded packet — after a seek too — and never again (not even after
+/// `reset`).
+fn hidden_front_trim(codec: AudioCodecId, extra_data: Option<&[u8]>, rate_hz: u32) -> i64 {
+    if codec != codec_ids::CODEC_ID_OPUS {
+        return 0;
+    }
+    match extra_data {
+        Some(head) if head.len() >= 12 && head.starts_with(b"OpusHead") => {
+            let pre_skip = i64::from(u16::from_le_bytes([head[10], head[11]]));
+            pre_skip * i64::from(rate_hz) / 48_000
+        }
+        _ => 0,
     }
 }
 
@@ -630,25 +716,17 @@ impl Demux {
 struct Placement {
     /// Native index of the first valid sample, if the packet has a timestamp.
     start: Option<i64>,
-    /// Valid samples in the packet per the container, if known.
-    dur: Option<i64>,
     /// Timestamp resolution in samples: smaller jumps are jitter, not gaps.
     tolerance: i64,
 }
 
 impl Placement {
-    /// Index of the first of `frames` decoded samples. Timestamps win over
-    /// counting except for jitter below the time base's resolution (MKV's
-    /// millisecond timestamps), so gaps from skipped packets stay gaps.
-    fn start_index(&self, frames: i64, expected: Option<i64>) -> i64 {
-        let from_ts = self.start.map(|s| match self.dur {
-            // The decoder dropped samples at the front that the container did
-            // not mark (the Opus adapter applies pre-skip itself): the buffer
-            // still ends where the packet ends.
-            Some(d) if d > 0 && frames < d => s + d - frames,
-            _ => s,
-        });
-        match (from_ts, expected) {
+    /// Index of the first decoded sample, given where the previous buffer
+    /// ended. Timestamps win over counting except for jitter below the time
+    /// base's resolution (MKV's millisecond timestamps), so gaps from skipped
+    /// packets stay gaps.
+    fn start_index(&self, expected: Option<i64>) -> i64 {
+        match (self.start, expected) {
             (Some(ts), Some(exp)) if (ts - exp).abs() <= self.tolerance => exp,
             (Some(ts), _) => ts,
             (None, Some(exp)) => exp,
@@ -665,6 +743,8 @@ struct Window {
     /// One past the last native sample index covered.
     hi: i64,
     samples: Vec<f32>,
+    /// The finished 22,050 Hz clip (then `samples` is freed).
+    clip: Option<Vec<f32>>,
 }
 
 impl Window {
@@ -678,16 +758,32 @@ impl Window {
         let lo = ((start_s - margin_s) * rate).round() as i64;
         let hi = ((start_s + CLIP_LEN_S + margin_s) * rate).ceil() as i64 + 1;
         let len = usize::try_from(hi - lo).unwrap_or(0);
-        Window { start_s, lo, hi, samples: vec![0.0; len] }
+        Window { start_s, lo, hi, samples: vec![0.0; len], clip: None }
     }
 
+    fn is_done(&self) -> bool {
+        self.clip.is_some()
+    }
+
+    /// Forgets what was decoded into an unfinished window.
     fn clear(&mut self) {
         self.samples.fill(0.0);
+    }
+
+    /// Resamples the window into its clip and frees the native samples.
+    fn finish(&mut self, resampler: &mut Resampler) -> Result<()> {
+        let clip = self.to_clip(resampler)?;
+        self.samples = Vec::new();
+        self.clip = Some(clip);
+        Ok(())
     }
 
     /// Copies `mono` (whose first sample is at native index `start`) into the
     /// window, ignoring samples before `keep_from`.
     fn write(&mut self, start: i64, mono: &[f32], keep_from: i64) {
+        if self.is_done() {
+            return;
+        }
         let end = start + mono.len() as i64;
         let from = start.max(self.lo).max(keep_from);
         let to = end.min(self.hi);
@@ -805,6 +901,57 @@ fn codec_name(id: AudioCodecId) -> String {
         None if id == symphonia::core::codecs::audio::CODEC_ID_NULL_AUDIO => "unknown".to_string(),
         None => format!("codec id {id}"),
     }
+}
+
+/// When symphonia recognises no format, names formats we know we cannot
+/// read, from their magic bytes, so the user reads "unsupported format: WMA"
+/// rather than "not a recognised audio format".
+fn sniff_unsupported(path: &Path) -> Option<String> {
+    let mut head = [0u8; 64];
+    let mut file = File::open(path).ok()?;
+    let mut n = 0;
+    while n < head.len() {
+        match file.read(&mut head[n..]) {
+            Ok(0) | Err(_) => break,
+            Ok(k) => n += k,
+        }
+    }
+    let head = &head[..n];
+    let container: &[(&[u8], &str)] = &[
+        (&[0x30, 0x26, 0xb2, 0x75, 0x8e, 0x66, 0xcf, 0x11], "unsupported format: ASF/WMA"),
+        (b"MAC ", "unsupported format: Monkey's Audio (APE)"),
+        (b"wvpk", "unsupported format: WavPack"),
+        (b"TTA1", "unsupported format: TTA"),
+        (b"MPCK", "unsupported format: Musepack"),
+        (b"MP+", "unsupported format: Musepack"),
+        (b".RMF", "unsupported format: RealAudio"),
+        (b".ra\xfd", "unsupported format: RealAudio"),
+        (b"DSD ", "unsupported format: DSD (DSF)"),
+        (b"FRM8", "unsupported format: DSD (DFF)"),
+        (b"MThd", "unsupported format: MIDI (notes, not audio)"),
+        (b"Extended Module:", "unsupported format: tracker module (XM)"),
+        (b"IMPM", "unsupported format: tracker module (IT)"),
+    ];
+    if let Some((_, reason)) = container.iter().find(|(magic, _)| head.starts_with(magic)) {
+        return Some((*reason).to_string());
+    }
+    if head.starts_with(b"OggS") && head.len() > 27 {
+        // The first packet of the first page tells the codec.
+        let first_packet = head.get(27 + usize::from(head[26])..).unwrap_or_default();
+        let codecs: &[(&[u8], &str)] = &[
+            (b"Speex   ", "unsupported codec: Speex (in Ogg)"),
+            (b"\x80theora", "no audio track (Ogg Theora video)"),
+            (b"fishead", "unsupported format: Ogg Skeleton stream"),
+            (b"\x01vorbis", "corrupt or truncated Ogg Vorbis header"),
+            (b"OpusHead", "corrupt or truncated Ogg Opus header"),
+            (b"\x7fFLAC", "corrupt or truncated Ogg FLAC header"),
+        ];
+        return codecs
+            .iter()
+            .find(|(magic, _)| first_packet.starts_with(magic))
+            .map(|(_, reason)| (*reason).to_string());
+    }
+    None
 }
 
 /// The user-facing reason when probing fails.
@@ -1139,12 +1286,21 @@ mod tests {
 
     #[test]
     fn placement_prefers_counting_within_jitter() {
-        let p = Placement { start: Some(1000), dur: Some(960), tolerance: 3 };
-        assert_eq!(p.start_index(960, Some(1002)), 1002);
-        assert_eq!(p.start_index(960, Some(900)), 1000);
-        assert_eq!(p.start_index(960, None), 1000);
-        // Front-trimmed by the decoder: align the end.
-        assert_eq!(p.start_index(648, None), 1312);
+        let p = Placement { start: Some(1000), tolerance: 3 };
+        assert_eq!(p.start_index(Some(1002)), 1002);
+        assert_eq!(p.start_index(Some(900)), 1000);
+        assert_eq!(p.start_index(None), 1000);
+        let unknown = Placement { start: None, tolerance: 3 };
+        assert_eq!(unknown.start_index(Some(5)), 5);
+    }
+
+    #[test]
+    fn opus_pre_skip_is_read_from_the_opus_head() {
+        let mut head = b"OpusHead".to_vec();
+        head.extend_from_slice(&[1, 2, 0x38, 0x01, 0x80, 0xbb, 0, 0, 0, 0, 0]);
+        assert_eq!(hidden_front_trim(codec_ids::CODEC_ID_OPUS, Some(&head), 48_000), 312);
+        assert_eq!(hidden_front_trim(codec_ids::CODEC_ID_VORBIS, Some(&head), 48_000), 0);
+        assert_eq!(hidden_front_trim(codec_ids::CODEC_ID_OPUS, None, 48_000), 0);
     }
 
     #[test]

@@ -39,6 +39,10 @@ pub struct ImportBenchArgs {
     /// Decode worker threads (default: one per core).
     #[arg(long)]
     pub jobs: Option<usize>,
+    /// Also import the corpus decoding every file from the start (no
+    /// seeking), and print the speed ratio measured in this same run.
+    #[arg(long)]
+    pub compare_decode_through: bool,
 }
 
 /// Runs the chosen benchmark.
@@ -65,7 +69,9 @@ fn ffmpeg(args: &[&str]) -> anyhow::Result<()> {
         .args(["-hide_banner", "-loglevel", "error", "-y"])
         .args(args)
         .status()
-        .context("the import benchmark generates its corpus with ffmpeg; install it (apt-get install ffmpeg)")?;
+        .context(
+            "the import benchmark generates its corpus with ffmpeg; install it (apt-get install ffmpeg)",
+        )?;
     anyhow::ensure!(status.success(), "ffmpeg failed: ffmpeg {}", args.join(" "));
     Ok(())
 }
@@ -130,6 +136,42 @@ pub fn peak_rss_mib() -> Option<f64> {
     Some(kib / 1024.0)
 }
 
+/// Figures of one timed import.
+struct ImportRun {
+    tracks: usize,
+    failed: usize,
+    n_clips: u32,
+    audio_h: f64,
+    elapsed_s: f64,
+}
+
+impl ImportRun {
+    fn tracks_per_min(&self) -> f64 {
+        self.tracks as f64 * 60.0 / self.elapsed_s
+    }
+}
+
+fn timed_import(corpus: &Path, options: &ImportOptions) -> anyhow::Result<ImportRun> {
+    let db_dir = tempfile_dir()?;
+    let mut store = Store::open(&db_dir.join("bench.db"))?;
+    let started = Instant::now();
+    let summary = import_folder(&mut store, corpus, options, &CancelToken::new(), |_| {})?;
+    let elapsed_s = started.elapsed().as_secs_f64();
+    let rows = store.tracks(false)?;
+    for (path, reason) in summary.failures.iter().take(5) {
+        println!("  failed: {reason}: {}", path.display());
+    }
+    drop(store);
+    let _ = std::fs::remove_dir_all(&db_dir);
+    Ok(ImportRun {
+        tracks: summary.counts.new + summary.counts.updated,
+        failed: summary.counts.failed,
+        n_clips: rows.iter().map(|r| r.n_clips).sum(),
+        audio_h: rows.iter().map(|r| r.duration_s).sum::<f64>() / 3600.0,
+        elapsed_s,
+    })
+}
+
 fn bench_import(args: &ImportBenchArgs) -> anyhow::Result<()> {
     let corpus = match &args.corpus {
         Some(p) => p.clone(),
@@ -139,37 +181,45 @@ fn bench_import(args: &ImportBenchArgs) -> anyhow::Result<()> {
             .join("tuneatlas/bench-corpus-v1"),
     };
     generate_corpus(&corpus, args.files)?;
-    let db_dir = tempfile_dir()?;
-    let db = db_dir.join("bench.db");
-    let mut store = Store::open(&db)?;
     let mut options = ImportOptions::default();
     if let Some(n) = args.jobs {
         options.n_workers = n.max(1);
     }
     let rss_before = peak_rss_mib();
-    let started = Instant::now();
-    let summary = import_folder(&mut store, &corpus, &options, &CancelToken::new(), |_| {})?;
-    let elapsed_s = started.elapsed().as_secs_f64();
-    let tracks = summary.counts.new + summary.counts.updated;
-    let rows = store.tracks(false)?;
-    let n_clips: u32 = rows.iter().map(|r| r.n_clips).sum();
-    let audio_h: f64 = rows.iter().map(|r| r.duration_s).sum::<f64>() / 3600.0;
+    let seek = timed_import(&corpus, &options)?;
+    let rss_after = peak_rss_mib();
     println!("bench import: corpus {}", corpus.display());
-    println!("  machine: {} cores (workers: {})", worker_count(), options.n_workers);
     println!(
-        "  {tracks} tracks ({audio_h:.1} h of audio, {n_clips} clips), {} failed, in {elapsed_s:.1} s",
-        summary.counts.failed
+        "  machine: {} cores (workers: {}), {} build",
+        worker_count(),
+        options.n_workers,
+        build_profile()
     );
-    println!("  throughput: {:.0} tracks/min, {:.0} clips/s", tracks as f64 * 60.0 / elapsed_s, f64::from(n_clips) / elapsed_s);
-    if let (Some(before), Some(after)) = (rss_before, peak_rss_mib()) {
+    println!(
+        "  {} tracks ({:.1} h of audio, {} clips), {} failed, in {:.1} s",
+        seek.tracks, seek.audio_h, seek.n_clips, seek.failed, seek.elapsed_s
+    );
+    println!(
+        "  throughput (seek to clip windows): {:.0} tracks/min, {:.0} clips/s",
+        seek.tracks_per_min(),
+        f64::from(seek.n_clips) / seek.elapsed_s
+    );
+    if let (Some(before), Some(after)) = (rss_before, rss_after) {
         println!("  peak memory (RSS high-water mark): {after:.0} MiB (before import: {before:.0} MiB)");
     }
-    for (path, reason) in summary.failures.iter().take(5) {
-        println!("  failed: {reason}: {}", path.display());
+    if args.compare_decode_through {
+        let through = timed_import(&corpus, &ImportOptions { decode_through: true, ..options.clone() })?;
+        println!(
+            "  throughput (decode whole files):   {:.0} tracks/min -> seeking is {:.2}x faster",
+            through.tracks_per_min(),
+            through.elapsed_s / seek.elapsed_s
+        );
     }
-    drop(store);
-    let _ = std::fs::remove_dir_all(&db_dir);
     Ok(())
+}
+
+fn build_profile() -> &'static str {
+    if cfg!(debug_assertions) { "debug" } else { "release" }
 }
 
 fn tempfile_dir() -> anyhow::Result<PathBuf> {

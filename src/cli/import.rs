@@ -54,8 +54,10 @@ pub fn run(db: &Path, args: &ImportArgs) -> anyhow::Result<()> {
 
     let bar = ProgressBar::new(0);
     bar.set_style(
-        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} files ({per_sec}, ETA {eta}) {wide_msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} files ({per_sec}, ETA {eta}) {wide_msg}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     bar.enable_steady_tick(Duration::from_millis(200));
     let mut scanning = true;
@@ -122,7 +124,10 @@ fn print_summary(s: &ImportSummary, db: &Path) {
         c.missing
     );
     if s.n_known_bad > 0 {
-        println!("  {} unchanged files failed before and were not retried (`tuneatlas errors`)", s.n_known_bad);
+        println!(
+            "  {} unchanged files failed before and were not retried (`tuneatlas errors`)",
+            s.n_known_bad
+        );
     }
     if s.n_not_audio > 0 {
         println!("  {} other files (not audio) ignored", s.n_not_audio);

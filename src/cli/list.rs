@@ -45,10 +45,17 @@ pub fn tracks(db: &Path, args: &TracksArgs) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&rows)?);
         return Ok(());
     }
-    println!("{:>6}  {:<28} {:<22} {:<24} {:>6} {:>5}  {}", "id", "title", "artist", "album", "length", "clips", "codec");
+    println!(
+        "{:>6}  {:<28} {:<22} {:<24} {:>6} {:>5}  codec",
+        "id", "title", "artist", "album", "length", "clips"
+    );
     for r in &rows {
         let cut = |s: &str, n: usize| -> String {
-            if s.chars().count() > n { format!("{}…", s.chars().take(n - 1).collect::<String>()) } else { s.to_string() }
+            if s.chars().count() > n {
+                format!("{}…", s.chars().take(n - 1).collect::<String>())
+            } else {
+                s.to_string()
+            }
         };
         println!(
             "{:>6}  {:<28} {:<22} {:<24} {:>6} {:>5}  {}{}",

@@ -341,8 +341,8 @@ mod tests {
         (0..=n_fft / 2)
             .map(|k| {
                 let (mut re, mut im) = (0.0f64, 0.0f64);
-                for n in 0..n_fft {
-                    let x = frame.get(n).copied().unwrap_or(0.0) as f64 * w[n] as f64;
+                for (n, &wn) in w.iter().enumerate() {
+                    let x = frame.get(n).copied().unwrap_or(0.0) as f64 * wn as f64;
                     let a = -2.0 * PI * (k * n) as f64 / n_fft as f64;
                     re += x * a.cos();
                     im += x * a.sin();

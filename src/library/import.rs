@@ -27,6 +27,10 @@ use crate::library::scan::{FoundFile, ScanItem, ScanOptions, walk};
 use crate::store::{ClipRow, ImportCounts, KnownFile, RunStatus, Store, TrackRecord, WriteOp, is_disk_full};
 use crate::{Error, Result};
 
+/// The walk reports its running count every this many audio files (the
+/// exact total follows in [`ImportEvent::ScanFinished`]).
+const FOUND_EVENT_EVERY: usize = 16;
+
 /// Knobs for an import.
 #[derive(Debug, Clone)]
 pub struct ImportOptions {
@@ -39,6 +43,10 @@ pub struct ImportOptions {
     pub batch_max_ops: usize,
     /// Longest a finished file waits before its batch is committed.
     pub batch_max_wait: Duration,
+    /// Decode every file from the start instead of seeking to each clip
+    /// window. Slower; exists so the benchmark can show what seeking saves,
+    /// and as a way out should a format's seeking misbehave.
+    pub decode_through: bool,
 }
 
 impl Default for ImportOptions {
@@ -48,6 +56,7 @@ impl Default for ImportOptions {
             n_workers: worker_count(),
             batch_max_ops: 64,
             batch_max_wait: Duration::from_millis(500),
+            decode_through: false,
         }
     }
 }
@@ -77,7 +86,7 @@ pub enum Outcome {
 /// Progress of an import, streamed to the caller as it happens.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ImportEvent {
-    /// The scanner found another audio file; `n_found` so far.
+    /// The walk has found `n_found` audio files so far (sent every few files).
     Found {
         /// Audio files found so far.
         n_found: usize,
@@ -138,8 +147,15 @@ struct Processed {
 
 enum WriterMsg {
     /// A settled file: `op` to write (none for known-bad files) and its outcome.
-    Ready { op: Option<WriteOp>, path: PathBuf, outcome: Outcome },
-    ScanDone { complete: bool, n_not_audio: usize },
+    Ready {
+        op: Option<WriteOp>,
+        path: PathBuf,
+        outcome: Outcome,
+    },
+    ScanDone {
+        complete: bool,
+        n_not_audio: usize,
+    },
 }
 
 /// Imports `root` into `store` (see module docs), reporting progress through
@@ -171,24 +187,56 @@ pub fn import_folder(
 
     let writer_result = std::thread::scope(|scope| -> Result<Result<WriterTally>> {
         let spawn_err = |e: std::io::Error| Error::Invalid(format!("cannot start a thread: {e}"));
+        // The walk runs ahead of the decoders (its queue holds only paths), so
+        // the total — and with it a real progress bar and ETA — is known early.
+        let (item_tx, item_rx) = crossbeam_channel::unbounded::<ScanItem>();
         {
-            let (stop, root, write_tx, event_tx) = (stop.clone(), root.clone(), write_tx.clone(), event_tx.clone());
+            let (stop, root, event_tx) = (stop.clone(), root.clone(), event_tx.clone());
             let scan_options = options.scan.clone();
+            std::thread::Builder::new()
+                .name("ta-walk".into())
+                .spawn_scoped(scope, move || {
+                    let mut n_found = 0usize;
+                    walk(&root, &scan_options, &stop, |item| {
+                        if matches!(item, ScanItem::Audio(_)) {
+                            n_found += 1;
+                            if n_found.is_multiple_of(FOUND_EVENT_EVERY) {
+                                let _ = event_tx.send(ImportEvent::Found { n_found });
+                            }
+                        }
+                        let _ = item_tx.send(item);
+                    });
+                    if !stop.is_cancelled() {
+                        let _ = event_tx.send(ImportEvent::ScanFinished { n_found });
+                    }
+                })
+                .map_err(spawn_err)?;
+        }
+        {
+            let (stop, write_tx) = (stop.clone(), write_tx.clone());
             std::thread::Builder::new()
                 .name("ta-scan".into())
                 .spawn_scoped(scope, move || {
-                    let mut scanner = Scanner::new(known, known_errors, job_tx, write_tx, event_tx);
-                    walk(&root, &scan_options, &stop, |item| scanner.handle(item));
+                    let mut scanner = Scanner::new(known, known_errors, job_tx, write_tx);
+                    for item in item_rx.iter() {
+                        if stop.is_cancelled() {
+                            break;
+                        }
+                        scanner.handle(item);
+                    }
                     scanner.finish(!stop.is_cancelled());
                 })
                 .map_err(spawn_err)?;
         }
+        let decode_through = options.decode_through;
         for i in 0..n_workers {
             let (stop, root, job_rx, write_tx, event_tx) =
                 (stop.clone(), root.clone(), job_rx.clone(), write_tx.clone(), event_tx.clone());
             std::thread::Builder::new()
                 .name(format!("ta-decode-{i}"))
-                .spawn_scoped(scope, move || decode_worker(&root, &stop, &job_rx, &write_tx, &event_tx))
+                .spawn_scoped(scope, move || {
+                    decode_worker(&root, decode_through, &stop, &job_rx, &write_tx, &event_tx)
+                })
                 .map_err(spawn_err)?;
         }
         drop((job_rx, write_tx));
@@ -198,7 +246,9 @@ pub fn import_folder(
             let store = &mut *store;
             std::thread::Builder::new()
                 .name("ta-writer".into())
-                .spawn_scoped(scope, move || writer_loop(store, &root, run_id, &options, &stop, &write_rx, &event_tx))
+                .spawn_scoped(scope, move || {
+                    writer_loop(store, &root, run_id, &options, &stop, &write_rx, &event_tx)
+                })
                 .map_err(spawn_err)?
         };
         drop(event_tx);
@@ -236,8 +286,6 @@ struct Scanner {
     known_errors: HashMap<PathBuf, (Option<u64>, Option<i64>)>,
     job_tx: Sender<Job>,
     write_tx: Sender<WriterMsg>,
-    event_tx: Sender<ImportEvent>,
-    n_found: usize,
     n_not_audio: usize,
 }
 
@@ -247,14 +295,13 @@ impl Scanner {
         known_errors: HashMap<PathBuf, (Option<u64>, Option<i64>)>,
         job_tx: Sender<Job>,
         write_tx: Sender<WriterMsg>,
-        event_tx: Sender<ImportEvent>,
     ) -> Self {
         let mut by_fingerprint: HashMap<Vec<u8>, Vec<KnownFile>> = HashMap::new();
         for k in &known {
             by_fingerprint.entry(k.fingerprint.clone()).or_default().push(k.clone());
         }
         let by_path = known.into_iter().map(|k| (k.path.clone(), k)).collect();
-        Scanner { by_path, by_fingerprint, known_errors, job_tx, write_tx, event_tx, n_found: 0, n_not_audio: 0 }
+        Scanner { by_path, by_fingerprint, known_errors, job_tx, write_tx, n_not_audio: 0 }
     }
 
     fn ready(&self, op: WriteOp, path: PathBuf, outcome: Outcome) {
@@ -271,13 +318,16 @@ impl Scanner {
                 return;
             }
             ScanItem::Problem { path, reason } => {
-                let op = WriteOp::Failed { path: path.clone(), size_bytes: None, mtime_ns: None, reason: reason.clone() };
+                let op = WriteOp::Failed {
+                    path: path.clone(),
+                    size_bytes: None,
+                    mtime_ns: None,
+                    reason: reason.clone(),
+                };
                 self.ready(op, path, Outcome::Skipped(reason));
                 return;
             }
         };
-        self.n_found += 1;
-        let _ = self.event_tx.send(ImportEvent::Found { n_found: self.n_found });
         if let Some(k) = self.by_path.get(&found.path) {
             if k.size_bytes == found.size_bytes && k.mtime_ns == found.mtime_ns {
                 self.ready(WriteOp::Seen { id: k.id }, found.path, Outcome::Unchanged);
@@ -286,15 +336,16 @@ impl Scanner {
             }
             return;
         }
-        if let Some((size, mtime)) = self.known_errors.get(&found.path) {
-            if *size == Some(found.size_bytes) && *mtime == Some(found.mtime_ns) {
-                let _ = self.write_tx.send(WriterMsg::Ready {
-                    op: None,
-                    path: found.path,
-                    outcome: Outcome::KnownBad,
-                });
-                return;
-            }
+        if let Some((size, mtime)) = self.known_errors.get(&found.path)
+            && *size == Some(found.size_bytes)
+            && *mtime == Some(found.mtime_ns)
+        {
+            let _ = self.write_tx.send(WriterMsg::Ready {
+                op: None,
+                path: found.path,
+                outcome: Outcome::KnownBad,
+            });
+            return;
         }
         let fingerprint = match fingerprint_file(&found.path) {
             Ok(fp) => fp,
@@ -311,24 +362,23 @@ impl Scanner {
             }
         };
         // Moved: a stored track with this content whose old path is gone.
-        if let Some(candidates) = self.by_fingerprint.get_mut(&fingerprint) {
-            if let Some(i) = candidates.iter().position(|k| !k.path.exists()) {
-                let old = candidates.swap_remove(i);
-                let op = WriteOp::Moved {
-                    id: old.id,
-                    path: found.path.clone(),
-                    size_bytes: found.size_bytes,
-                    mtime_ns: found.mtime_ns,
-                };
-                self.ready(op, found.path, Outcome::Moved { from: old.path });
-                return;
-            }
+        if let Some(candidates) = self.by_fingerprint.get_mut(&fingerprint)
+            && let Some(i) = candidates.iter().position(|k| !k.path.exists())
+        {
+            let old = candidates.swap_remove(i);
+            let op = WriteOp::Moved {
+                id: old.id,
+                path: found.path.clone(),
+                size_bytes: found.size_bytes,
+                mtime_ns: found.mtime_ns,
+            };
+            self.ready(op, found.path, Outcome::Moved { from: old.path });
+            return;
         }
         let _ = self.job_tx.send(Job { found, fingerprint: Some(fingerprint), known: false });
     }
 
     fn finish(self, complete: bool) {
-        let _ = self.event_tx.send(ImportEvent::ScanFinished { n_found: self.n_found });
         let _ = self.write_tx.send(WriterMsg::ScanDone { complete, n_not_audio: self.n_not_audio });
     }
 }
@@ -351,6 +401,7 @@ fn reason_of(e: &Error) -> String {
 
 fn decode_worker(
     root: &Path,
+    decode_through: bool,
     stop: &CancelToken,
     jobs: &Receiver<Job>,
     write_tx: &Sender<WriterMsg>,
@@ -364,8 +415,10 @@ fn decode_worker(
         let path = job.found.path.clone();
         let _ = event_tx.send(ImportEvent::Started { path: path.clone() });
         // A decoder bug must cost one file, not the import.
-        let result = catch_unwind(AssertUnwindSafe(|| process_file(&job, root, &mel)))
-            .unwrap_or_else(|_| Err(Error::decode("the decoder crashed on this file (please report it)", &path)));
+        let result = catch_unwind(AssertUnwindSafe(|| process_file(&job, root, decode_through, &mel)))
+            .unwrap_or_else(|_| {
+                Err(Error::decode("the decoder crashed on this file (please report it)", &path))
+            });
         let msg = match result {
             Ok(processed) => WriterMsg::Ready {
                 op: Some(WriteOp::Upsert(Box::new(processed.record))),
@@ -397,11 +450,12 @@ fn rms_db(samples: &[f32]) -> f64 {
     if samples.is_empty() {
         return -200.0;
     }
-    let mean_square = samples.iter().map(|&s| f64::from(s) * f64::from(s)).sum::<f64>() / samples.len() as f64;
+    let mean_square =
+        samples.iter().map(|&s| f64::from(s) * f64::from(s)).sum::<f64>() / samples.len() as f64;
     if mean_square <= 1e-20 { -200.0 } else { (10.0 * mean_square.log10()).max(-200.0) }
 }
 
-fn process_file(job: &Job, root: &Path, mel: &MelExtractor) -> Result<Processed> {
+fn process_file(job: &Job, root: &Path, decode_through: bool, mel: &MelExtractor) -> Result<Processed> {
     let path = &job.found.path;
     let fingerprint = match &job.fingerprint {
         Some(fp) => fp.clone(),
@@ -410,7 +464,11 @@ fn process_file(job: &Job, root: &Path, mel: &MelExtractor) -> Result<Processed>
     let mut audio = AudioFile::open(path)?;
     let info = audio.info().clone();
     let starts_s = clip_starts_s(info.duration_s);
-    let clips = audio.read_clips(&starts_s)?;
+    let clips = if decode_through {
+        audio.read_clips_decode_through(&starts_s)?
+    } else {
+        audio.read_clips(&starts_s)?
+    };
     let mut clip_rows = Vec::with_capacity(clips.len());
     let mut features = Vec::with_capacity(clips.len());
     for (i, (start_s, samples)) in starts_s.iter().zip(&clips).enumerate() {
@@ -489,7 +547,10 @@ fn writer_loop(
         if let Err(e) = store.write_batch(run_id, batch) {
             stop.cancel();
             *fatal = Some(if is_disk_full(&e) {
-                Error::DbOpen { reason: "the disk is full; nothing more was written".into(), path: store.path().into() }
+                Error::DbOpen {
+                    reason: "the disk is full; nothing more was written".into(),
+                    path: store.path().into(),
+                }
             } else {
                 e
             });
@@ -521,7 +582,11 @@ fn writer_loop(
 
     loop {
         let timeout = options.batch_max_wait.saturating_sub(batch_started.elapsed());
-        match rx.recv_timeout(if batch.is_empty() && pending.is_empty() { options.batch_max_wait } else { timeout }) {
+        match rx.recv_timeout(if batch.is_empty() && pending.is_empty() {
+            options.batch_max_wait
+        } else {
+            timeout
+        }) {
             Ok(WriterMsg::Ready { op, path, outcome }) => {
                 if pending.is_empty() {
                     batch_started = Instant::now();

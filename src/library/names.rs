@@ -41,11 +41,12 @@ pub fn names_from_path(path: &Path, root: &Path) -> PathNames {
         }
     }
     let mut artist = None;
-    if let Some((a, t)) = rest.split_once(" - ") {
-        if !a.trim().is_empty() && !t.trim().is_empty() {
-            artist = Some(a.trim().to_string());
-            rest = t.trim().to_string();
-        }
+    if let Some((a, t)) = rest.split_once(" - ")
+        && !a.trim().is_empty()
+        && !t.trim().is_empty()
+    {
+        artist = Some(a.trim().to_string());
+        rest = t.trim().to_string();
     }
     let inside_root = |p: &Path| p != root && p.starts_with(root);
     let parent = path.parent().filter(|p| inside_root(p));
@@ -77,13 +78,19 @@ mod tests {
     #[test]
     fn flat_folder_with_artist_dash_title() {
         let n = names_from_path(Path::new("/m/Band - Tune.mp3"), Path::new("/m"));
-        assert_eq!(n, PathNames { title: "Tune".into(), artist: Some("Band".into()), album: None, track_number: None });
+        assert_eq!(
+            n,
+            PathNames { title: "Tune".into(), artist: Some("Band".into()), album: None, track_number: None }
+        );
     }
 
     #[test]
     fn numbers_that_are_titles_stay() {
         assert_eq!(names_from_path(Path::new("/m/1979.flac"), Path::new("/m")).title, "1979");
-        assert_eq!(names_from_path(Path::new("/m/99 Luftballons.flac"), Path::new("/m")).title, "99 Luftballons");
+        assert_eq!(
+            names_from_path(Path::new("/m/99 Luftballons.flac"), Path::new("/m")).title,
+            "99 Luftballons"
+        );
         assert_eq!(names_from_path(Path::new("/m/07 Intro.flac"), Path::new("/m")).track_number, Some(7));
     }
 }

@@ -19,8 +19,8 @@ use crate::jobs::CancelToken;
 /// not imported instead of them vanishing silently.
 pub const AUDIO_EXTENSIONS: &[&str] = &[
     "mp3", "mp2", "mp1", "mpga", "ogg", "oga", "opus", "spx", "flac", "wav", "wave", "aif", "aiff", "aifc",
-    "m4a", "m4b", "mp4", "aac", "adts", "alac", "caf", "mka", "webm", "wma", "asf", "ape", "wv", "mpc", "dsf",
-    "dff", "ac3", "eac3", "amr", "3gp",
+    "m4a", "m4b", "mp4", "aac", "adts", "alac", "caf", "mka", "webm", "wma", "asf", "ape", "wv", "mpc",
+    "dsf", "dff", "ac3", "eac3", "amr", "3gp",
 ];
 
 /// How to walk.

@@ -20,10 +20,8 @@ pub use rows::{ClipRow, FileErrorRow, ImportCounts, KnownFile, RunStatus, TrackR
 
 /// The migrations, in order; migration `i` (0-based) moves the schema from
 /// version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[
-    include_str!("migrations/001_library.sql"),
-    include_str!("migrations/002_models.sql"),
-];
+const MIGRATIONS: &[&str] =
+    &[include_str!("migrations/001_library.sql"), include_str!("migrations/002_models.sql")];
 
 /// The schema version this build writes and understands.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -51,16 +49,17 @@ impl Store {
     /// [`SCHEMA_VERSION`]. Fails with one clear error when the location is not
     /// writable, the file is not a SQLite database, or the schema is newer.
     pub fn open(path: &Path) -> Result<Store> {
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            if !parent.exists() {
-                std::fs::create_dir_all(parent).map_err(|e| Error::DbOpen {
-                    reason: format!("cannot create folder {}: {e}", parent.display()),
-                    path: path.to_path_buf(),
-                })?;
-            }
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty() && !p.exists()) {
+            std::fs::create_dir_all(parent).map_err(|e| Error::DbOpen {
+                reason: format!("cannot create folder {}: {e}", parent.display()),
+                path: path.to_path_buf(),
+            })?;
         }
-        let open_err = |e: rusqlite::Error| Error::DbOpen { reason: describe_sqlite(&e), path: path.to_path_buf() };
-        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let open_err =
+            |e: rusqlite::Error| Error::DbOpen { reason: describe_sqlite(&e), path: path.to_path_buf() };
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(path, flags).map_err(open_err)?;
         conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(open_err)?;
         // WAL lets readers (the GUI) see a consistent library while an import writes.
@@ -116,7 +115,8 @@ impl Store {
     /// locks it for writing, so a viewer (the GUI, `tuneatlas tracks`, a test
     /// watching an import) can look while another process imports.
     pub fn open_read_only(path: &Path) -> Result<Store> {
-        let open_err = |e: rusqlite::Error| Error::DbOpen { reason: describe_sqlite(&e), path: path.to_path_buf() };
+        let open_err =
+            |e: rusqlite::Error| Error::DbOpen { reason: describe_sqlite(&e), path: path.to_path_buf() };
         if !path.exists() {
             return Err(Error::DbOpen { reason: "no library here yet".into(), path: path.to_path_buf() });
         }
@@ -129,7 +129,9 @@ impl Store {
         }
         if found < SCHEMA_VERSION {
             return Err(Error::DbOpen {
-                reason: format!("schema version {found} needs an upgrade; open it once read-write (e.g. run an import)"),
+                reason: format!(
+                    "schema version {found} needs an upgrade; open it once read-write (e.g. run an import)"
+                ),
                 path: path.to_path_buf(),
             });
         }
@@ -226,7 +228,14 @@ impl Store {
                         "UPDATE tracks SET path = ?2, size_bytes = ?3, mtime_ns = ?4, status = 'ok',
                                 updated_at = ?5, last_seen_run = ?6 WHERE id = ?1",
                     )?
-                    .execute(params![id, path.to_string_lossy(), *size_bytes as i64, mtime_ns, now, run_id])?;
+                    .execute(params![
+                        id,
+                        path.to_string_lossy(),
+                        *size_bytes as i64,
+                        mtime_ns,
+                        now,
+                        run_id
+                    ])?;
                     clear_error(&tx, path)?;
                 }
                 WriteOp::Upsert(rec) => {
@@ -265,9 +274,12 @@ impl Store {
                 "SELECT id, path FROM tracks WHERE status = 'ok' AND (last_seen_run IS NULL OR last_seen_run <> ?1)",
             )?;
             let candidates = select
-                .query_map(params![run_id], |r| Ok((r.get::<_, i64>(0)?, PathBuf::from(r.get::<_, String>(1)?))))?
+                .query_map(params![run_id], |r| {
+                    Ok((r.get::<_, i64>(0)?, PathBuf::from(r.get::<_, String>(1)?)))
+                })?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
-            let mut update = tx.prepare_cached("UPDATE tracks SET status = 'missing', updated_at = ?2 WHERE id = ?1")?;
+            let mut update =
+                tx.prepare_cached("UPDATE tracks SET status = 'missing', updated_at = ?2 WHERE id = ?1")?;
             for (id, path) in candidates {
                 // Path prefix by components, not by string: "/music2" is not under "/music".
                 if path.starts_with(root) {
@@ -396,8 +408,9 @@ fn upsert_track(tx: &rusqlite::Transaction<'_>, run_id: i64, now: i64, rec: &Tra
     tx.prepare_cached("DELETE FROM track_vectors WHERE track_id = ?1")?.execute(params![id])?;
     tx.prepare_cached("DELETE FROM track_tags WHERE track_id = ?1")?.execute(params![id])?;
     tx.prepare_cached("DELETE FROM clips WHERE track_id = ?1")?.execute(params![id])?;
-    let mut insert =
-        tx.prepare_cached("INSERT INTO clips (track_id, clip_index, start_s, rms_db) VALUES (?1, ?2, ?3, ?4)")?;
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO clips (track_id, clip_index, start_s, rms_db) VALUES (?1, ?2, ?3, ?4)",
+    )?;
     for (i, clip) in rec.clips.iter().enumerate() {
         insert.execute(params![id, i as i64, clip.start_s, clip.rms_db])?;
     }
@@ -409,7 +422,9 @@ fn upsert_track(tx: &rusqlite::Transaction<'_>, run_id: i64, now: i64, rec: &Tra
 fn describe_sqlite(e: &rusqlite::Error) -> String {
     use rusqlite::ErrorCode as C;
     match e.sqlite_error_code() {
-        Some(C::CannotOpen) => "the file or its folder cannot be opened or created (check permissions)".into(),
+        Some(C::CannotOpen) => {
+            "the file or its folder cannot be opened or created (check permissions)".into()
+        }
         Some(C::ReadOnly) => "the location is read-only".into(),
         Some(C::DiskFull) => "the disk is full".into(),
         Some(C::NotADatabase) => "the file is not a tuneatlas library (not a SQLite database)".into(),

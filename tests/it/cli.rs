@@ -30,7 +30,10 @@ fn import_reports_bad_files_but_exits_zero_and_lists_as_json() {
     let db = dir.path().join("lib.db");
     let db_s = db.to_str().expect("utf-8");
 
-    let out = tuneatlas().args(["import", lib.to_str().expect("utf-8"), "--db", db_s, "--json"]).output().expect("run");
+    let out = tuneatlas()
+        .args(["import", lib.to_str().expect("utf-8"), "--db", db_s, "--json"])
+        .output()
+        .expect("run");
     let summary = json(&out);
     assert_eq!(summary["counts"]["new"], 1);
     assert_eq!(summary["counts"]["failed"], 1);
@@ -58,7 +61,10 @@ fn nothing_doable_exits_nonzero_with_one_clear_error() {
         .expect("run");
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("cannot open the library database") && err.contains("/proc/no/such/library.db"), "{err}");
+    assert!(
+        err.contains("cannot open the library database") && err.contains("/proc/no/such/library.db"),
+        "{err}"
+    );
 
     let out = tuneatlas()
         .args(["import", "/definitely/not/here", "--db", dir.path().join("x.db").to_str().expect("utf-8")])

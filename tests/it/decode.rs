@@ -287,6 +287,15 @@ fn seeking_gives_the_same_audio_as_decoding_through() {
 }
 
 #[test]
+fn an_open_file_can_move_to_a_worker_thread() {
+    fn assert_send<T: Send>() {}
+    assert_send::<AudioFile>();
+    let mut file = AudioFile::open(&fixture("chirp10_opus.opus")).expect("open");
+    let clips = std::thread::spawn(move || file.read_clips(&[2.0])).join().expect("thread").expect("read");
+    assert_eq!(clips[0].len(), CLIP_LEN_SAMPLES);
+}
+
+#[test]
 fn clips_come_back_in_the_order_asked() {
     let path = fixture("chirp21_mp3.mp3");
     let mut file = AudioFile::open(&path).expect("open");
@@ -386,16 +395,15 @@ fn unusable_files_give_clear_errors() {
     let ac3 = fixture("unsupported_ac3.mka");
     assert_err_names_path(AudioFile::open(&ac3), &ac3, "unsupported codec: AC-3");
     let speex = fixture("unsupported_speex.ogg");
-    match AudioFile::open(&speex) {
-        Ok(f) => panic!("speex opened: {:?}", f.info()),
-        Err(e) => {
-            let msg = e.to_string();
-            assert!(msg.contains("unsupported_speex.ogg"), "{msg}");
-            eprintln!("speex: {msg}");
-        }
-    }
+    assert_err_names_path(AudioFile::open(&speex), &speex, "unsupported codec: Speex");
     let wma = fixture("unsupported_wma.wma");
-    assert_err_names_path(AudioFile::open(&wma), &wma, "not a recognised audio format");
+    assert_err_names_path(AudioFile::open(&wma), &wma, "unsupported format: ASF/WMA");
+
+    // The start of a valid Ogg Vorbis file: named as such, not "unknown".
+    let ogg = std::fs::read(fixture("chirp10_vorbis.ogg")).expect("read");
+    let cut = dir.path().join("cut.ogg");
+    std::fs::write(&cut, &ogg[..200]).expect("write");
+    assert_err_names_path(AudioFile::open(&cut), &cut, "corrupt or truncated Ogg Vorbis header");
 
     let missing = dir.path().join("gone.flac");
     match AudioFile::open(&missing) {
@@ -444,6 +452,33 @@ fn truncated_files_decode_what_exists() {
             }
         }
     }
+}
+
+#[test]
+fn a_clip_wholly_past_the_cut_is_silence_not_an_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // About 1.5 s (MP3) and 3 s (FLAC, after its 8 KB header) of audio left,
+    // but the headers still say 10 s.
+    for (name, fraction) in [("chirp10_mp3.mp3", 0.15), ("chirp10_flac.flac", 0.4)] {
+        let path = truncated(dir.path(), name, fraction);
+        let mut file = AudioFile::open(&path).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!((file.info().duration_s - 10.0).abs() < 0.05, "{name}: stated duration");
+        let clips = file.read_clips(&[4.0, 0.0]).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(rms(&clips[0]) < 1e-6, "{name}: audio where the file has none");
+        assert!(rms(&clips[1][..CLIP_LEN_SAMPLES / 8]) > 0.1, "{name}: the start is lost");
+    }
+}
+
+#[test]
+fn the_first_samples_of_a_gapless_mp3_are_in_place() {
+    // The first MP3 frame is mostly encoder delay (1105 of 1152 samples are
+    // trimmed); the 47 that remain must land at t = 0, not 25 ms later.
+    let g = good("chirp10_mp3.mp3");
+    let mut file = AudioFile::open(&fixture(g.file)).expect("open");
+    let clip = file.read_clips(&[0.0]).expect("read").remove(0);
+    let reference = expected(g, 0.0);
+    let worst = (2..40).map(|k| (f64::from(clip[k]) - reference(k as i64)).abs()).fold(0.0, f64::max);
+    assert!(worst < 0.05, "first ms off by up to {worst}");
 }
 
 #[test]
@@ -769,6 +804,17 @@ fn bench_open_and_read_twelve_clips() {
         ("opus", &["-c:a", "libopus", "-b:a", "128k"]),
         ("m4a", &["-c:a", "aac", "-b:a", "192k"]),
     ];
+    // Resampling alone: 12 windows of 6.1 s.
+    for rate in [44_100u32, 48_000] {
+        let window: Vec<f32> =
+            (0..(6.1 * f64::from(rate)) as usize).map(|i| (i as f32 * 0.01).sin()).collect();
+        let mut resampler = tuneatlas::audio::Resampler::new(rate).expect("resampler");
+        let t0 = Instant::now();
+        for _ in 0..12 {
+            std::hint::black_box(resampler.process(&window).expect("resample"));
+        }
+        eprintln!("resample 12 clips from {rate} Hz: {:.1} ms", t0.elapsed().as_secs_f64() * 1e3);
+    }
     for (ext, args) in outputs {
         let path = dir.path().join(format!("four_minutes.{ext}"));
         let status = std::process::Command::new("ffmpeg")
