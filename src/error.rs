@@ -58,6 +58,16 @@ pub enum Error {
         /// The database file.
         path: PathBuf,
     },
+    /// A model directory (or the built-in model) could not be used: missing,
+    /// truncated or mismatched weights, or a bad `model.toml`. The reason says
+    /// what was expected and what was found.
+    #[error("{reason}: {}", path.display())]
+    Model {
+        /// What is wrong and what was expected.
+        reason: String,
+        /// The file concerned (`model.toml` or the weights file).
+        path: PathBuf,
+    },
     /// The user (or a signal) cancelled a long job.
     #[error("cancelled")]
     Cancelled,
@@ -75,6 +85,11 @@ impl Error {
     pub fn io(op: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
         let path = path.into();
         move |source| Error::Io { op, path, source }
+    }
+
+    /// Builds an [`Error::Model`] for `path`.
+    pub fn model(reason: impl Into<String>, path: impl Into<PathBuf>) -> Error {
+        Error::Model { reason: reason.into(), path: path.into() }
     }
 
     /// Builds an [`Error::Decode`] for `path`.

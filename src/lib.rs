@@ -9,8 +9,10 @@
 pub mod audio;
 pub mod error;
 pub mod features;
+pub mod index;
 pub mod jobs;
 pub mod library;
+pub mod model;
 pub mod store;
 
 pub use error::{Error, Result};

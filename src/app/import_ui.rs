@@ -1,7 +1,8 @@
 //! Importing from the window: the folder field, the folder picker, and the
 //! progress of a running import.
 //!
-//! The import itself is the core's [`import_folder`]; here it only gets its
+//! The import itself is the core's [`import_folder_with`] (with the built-in
+//! model, so tracks arrive with vectors and tags); here it only gets its
 //! own thread (`ta-gui-import`) and its own `Store` on the same database file
 //! (SQLite's WAL lets the window keep reading meanwhile). Progress events come
 //! back over a channel and wake the UI; the window never blocks on the import.
@@ -11,7 +12,9 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, TryRecvError, unbounded};
 use tuneatlas::jobs::CancelToken;
-use tuneatlas::library::{ImportEvent, ImportOptions, ImportSummary, Outcome, import_folder};
+use tuneatlas::library::{ImportEvent, ImportOptions, ImportSummary, Outcome, import_folder_with};
+use tuneatlas::model::backend::DeviceChoice;
+use tuneatlas::model::infer::Embedder;
 use tuneatlas::store::{RunStatus, Store};
 
 use super::format::{clock, eta_s, file_name};
@@ -370,15 +373,34 @@ impl ImportJob {
 fn import_thread(db: &Path, root: &Path, cancel: &CancelToken, tx: &Sender<ImportMsg>, ctx: &egui::Context) {
     let result = (|| -> Result<ImportSummary, String> {
         let mut store = Store::open(db).map_err(|e| e.to_string())?;
-        let mut last_wake: Option<Instant> = None;
-        import_folder(&mut store, root, &ImportOptions::default(), cancel, |event| {
-            let _ = tx.send(ImportMsg::Event(event.clone()));
-            if last_wake.is_none_or(|t| t.elapsed() >= WAKE_INTERVAL) {
-                ctx.request_repaint();
-                last_wake = Some(Instant::now());
+        // The built-in model on the best device; if it cannot load, the
+        // import still runs (vectors can be added later by embedding).
+        let mut model_notice = None;
+        let mut embedder = match Embedder::open(None, DeviceChoice::Auto) {
+            Ok(e) => Some(e),
+            Err(e) => {
+                model_notice = Some(format!("imported without the model ({e})"));
+                None
             }
-        })
-        .map_err(|e| e.to_string())
+        };
+        let mut last_wake: Option<Instant> = None;
+        let summary = import_folder_with(
+            &mut store,
+            root,
+            &ImportOptions::default(),
+            embedder.as_mut(),
+            cancel,
+            |event| {
+                let _ = tx.send(ImportMsg::Event(event.clone()));
+                if last_wake.is_none_or(|t| t.elapsed() >= WAKE_INTERVAL) {
+                    ctx.request_repaint();
+                    last_wake = Some(Instant::now());
+                }
+            },
+        );
+        let mut summary = summary.map_err(|e| e.to_string())?;
+        summary.notices.extend(model_notice);
+        Ok(summary)
     })();
     let _ = tx.send(ImportMsg::Finished(result));
     ctx.request_repaint();
@@ -407,6 +429,9 @@ fn summary_line(s: &ImportSummary) -> LastImport {
     }
     if s.status == RunStatus::Cancelled {
         line.push_str(" — import again to resume");
+    }
+    for notice in &s.notices {
+        line.push_str(&format!(" · {notice}"));
     }
     LastImport::Summary { line, any_failed: c.failed > 0 || s.status != RunStatus::Finished }
 }

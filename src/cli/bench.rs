@@ -24,6 +24,10 @@ pub enum BenchWhat {
     /// Import throughput (scan + seek-decode + resample + log-mel + SQLite) on
     /// a generated corpus of 3–5 minute files in mixed formats.
     Import(ImportBenchArgs),
+    /// DPNN inference throughput (clips/s) per backend and batch size, and peak memory.
+    Model(ModelBenchArgs),
+    /// Exact cosine k-nearest-neighbour query latency on random unit vectors.
+    Knn(KnnBenchArgs),
 }
 
 /// Arguments of `tuneatlas bench import`.
@@ -49,6 +53,8 @@ pub struct ImportBenchArgs {
 pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     match &args.what {
         BenchWhat::Import(a) => bench_import(a),
+        BenchWhat::Model(a) => bench_model(a),
+        BenchWhat::Knn(a) => bench_knn(a),
     }
 }
 
@@ -226,4 +232,151 @@ fn tempfile_dir() -> anyhow::Result<PathBuf> {
     let dir = std::env::temp_dir().join(format!("tuneatlas-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     Ok(dir)
+}
+
+/// Arguments of `tuneatlas bench knn`.
+#[derive(Debug, Args)]
+pub struct KnnBenchArgs {
+    /// Index sizes (number of tracks), comma-separated.
+    #[arg(long, value_delimiter = ',', default_values_t = [10_000usize, 100_000])]
+    pub sizes: Vec<usize>,
+    /// Vector dimension.
+    #[arg(long, default_value_t = tuneatlas::index::DEFAULT_DIM)]
+    pub dim: usize,
+    /// Timed queries per figure.
+    #[arg(long, default_value_t = 300)]
+    pub queries: usize,
+    /// Neighbours per query.
+    #[arg(short = 'k', long = "count", default_value_t = 20)]
+    pub k: usize,
+    /// Scan threads of the parallel figures.
+    #[arg(long, default_value_t = 2)]
+    pub threads: usize,
+    /// Seed of the random vectors.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+}
+
+/// Query latency of the exact k-NN index, per scan strategy and thread
+/// count, on seeded random unit vectors (queries are stored tracks, as in
+/// `tuneatlas similar`). Also checks that both strategies return the same
+/// neighbours — printed, not asserted.
+fn bench_knn(args: &KnnBenchArgs) -> anyhow::Result<()> {
+    use tuneatlas::index::{ScanMode, VectorIndex, random_unit_vectors};
+
+    anyhow::ensure!(args.queries > 0 && args.dim > 0, "need at least one query and one dimension");
+    println!(
+        "bench knn: dim {}, k {}, {} queries per figure, {} cores, {} build",
+        args.dim,
+        args.k,
+        args.queries,
+        worker_count(),
+        build_profile()
+    );
+    for &n in &args.sizes {
+        if n == 0 {
+            continue;
+        }
+        let vectors = random_unit_vectors(n, args.dim, args.seed);
+        let started = Instant::now();
+        let mut index = VectorIndex::build(args.dim, (0..n as i64).zip(vectors))?;
+        let build_ms = started.elapsed().as_secs_f64() * 1e3;
+        println!(
+            "  n = {n}: build {build_ms:.0} ms, index {:.1} MiB",
+            index.memory_bytes() as f64 / (1024.0 * 1024.0)
+        );
+        // Query ids spread over the index, reproducibly.
+        let query_ids: Vec<i64> =
+            (0..args.queries).map(|i| ((i as u64).wrapping_mul(2_654_435_761) % n as u64) as i64).collect();
+        let mut reference: Option<Vec<Vec<i64>>> = None;
+        let mut identical = true;
+        let mut thread_counts = vec![1];
+        if args.threads > 1 {
+            thread_counts.push(args.threads);
+        }
+        for (mode, label) in
+            [(ScanMode::Int8Bounded, "int8 pre-scan + exact re-score"), (ScanMode::Float32, "f32 scan")]
+        {
+            for &threads in &thread_counts {
+                index.set_scan_mode(mode);
+                index.set_threads(threads);
+                // Warm-up: page in the rows, start the allocator's pools.
+                for &id in query_ids.iter().take(5) {
+                    let _ = index.top_k_by_id(id, args.k, |_| true);
+                }
+                let mut times_ms = Vec::with_capacity(query_ids.len());
+                let mut results = Vec::with_capacity(query_ids.len());
+                for &id in &query_ids {
+                    let t = Instant::now();
+                    let found = index.top_k_by_id(id, args.k, |_| true).unwrap_or_default();
+                    times_ms.push(t.elapsed().as_secs_f64() * 1e3);
+                    results.push(found.iter().map(|nb| nb.track_id).collect::<Vec<_>>());
+                }
+                match &reference {
+                    None => reference = Some(results),
+                    Some(r) => identical &= *r == results,
+                }
+                times_ms.sort_by(f64::total_cmp);
+                let pick = |q: f64| times_ms[((times_ms.len() - 1) as f64 * q).round() as usize];
+                let mean = times_ms.iter().sum::<f64>() / times_ms.len() as f64;
+                let parallel = if n >= tuneatlas::index::PARALLEL_MIN_ROWS { threads } else { 1 };
+                println!(
+                    "    {label:<31} {threads} thread{} (scans on {parallel}): median {:.3} ms, p95 {:.3} ms, mean {:.3} ms",
+                    if threads == 1 { " " } else { "s" },
+                    pick(0.5),
+                    pick(0.95),
+                    mean
+                );
+            }
+        }
+        println!("    same neighbours from every strategy: {}", if identical { "yes" } else { "NO" });
+    }
+    Ok(())
+}
+
+/// Arguments of `tuneatlas bench model`.
+#[derive(Debug, Args)]
+pub struct ModelBenchArgs {
+    /// Batch sizes, comma-separated.
+    #[arg(long, value_delimiter = ',', default_values_t = [1usize, 16, 64, 256])]
+    pub batch_sizes: Vec<usize>,
+    /// Backends, comma-separated: ndarray, flex, wgpu (wgpu = lavapipe on a machine without GPU).
+    #[arg(long, value_delimiter = ',', default_values_t = ["ndarray".to_string(), "flex".to_string(), "wgpu".to_string()])]
+    pub backends: Vec<String>,
+    /// Minimum timed seconds per figure (after one warm-up batch).
+    #[arg(long, default_value_t = 3.0)]
+    pub min_seconds: f64,
+}
+
+/// Clips per second of the built-in DPNN per backend and batch size, with
+/// warm-up time (shader compilation and autotuning on wgpu) and peak memory.
+fn bench_model(args: &ModelBenchArgs) -> anyhow::Result<()> {
+    use tuneatlas::model::backend::CpuBackend;
+    use tuneatlas::model::bench::{BenchBackend, BenchOptions, header};
+
+    let backends = args
+        .backends
+        .iter()
+        .map(|b| match b.as_str() {
+            "ndarray" => Ok(BenchBackend::Cpu(CpuBackend::NdArray)),
+            "flex" => Ok(BenchBackend::Cpu(CpuBackend::Flex)),
+            "wgpu" | "gpu" => Ok(BenchBackend::Wgpu),
+            other => Err(anyhow::anyhow!("unknown backend {other:?} (expected ndarray, flex or wgpu)")),
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let config = tuneatlas::model::DpnnConfig::default();
+    println!(
+        "bench model: built-in DPNN ({:.2} M parameters, {:.0} MFLOP per clip), {} cores, {} build",
+        config.param_count().unwrap_or(0) as f64 / 1e6,
+        config.flops_per_clip().unwrap_or(0) as f64 / 1e6,
+        worker_count(),
+        build_profile()
+    );
+    println!("{}", header());
+    let options =
+        BenchOptions { backends, batch_sizes: args.batch_sizes.clone(), min_seconds: args.min_seconds };
+    tuneatlas::model::bench::run(&options, &mut |row| println!("{}", row.line()), &mut |backend, e| {
+        println!("{backend:?}: skipped ({e})")
+    })?;
+    Ok(())
 }

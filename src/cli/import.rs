@@ -7,7 +7,9 @@ use std::time::Duration;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use tuneatlas::jobs::CancelToken;
-use tuneatlas::library::{ImportEvent, ImportOptions, ImportSummary, Outcome, import_folder};
+use tuneatlas::library::{ImportEvent, ImportOptions, ImportSummary, Outcome, import_folder_with};
+
+use super::model_args::ModelArgs;
 use tuneatlas::store::Store;
 
 /// Arguments of `tuneatlas import`.
@@ -27,12 +29,18 @@ pub struct ImportArgs {
     /// Print the summary as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Import without running the model (no vectors or tags; `tuneatlas embed` adds them later).
+    #[arg(long)]
+    pub no_model: bool,
+    #[command(flatten)]
+    pub model: ModelArgs,
 }
 
 /// Runs an import and prints the summary. Fails (exit ≠ 0) only when nothing
 /// could be done: missing folder, unusable database.
 pub fn run(db: &Path, args: &ImportArgs) -> anyhow::Result<()> {
     let mut store = Store::open(db)?;
+    let mut embedder = if args.no_model { None } else { Some(args.model.load()?) };
     let cancel = CancelToken::new();
     {
         let cancel = cancel.clone();
@@ -61,23 +69,31 @@ pub fn run(db: &Path, args: &ImportArgs) -> anyhow::Result<()> {
     );
     bar.enable_steady_tick(Duration::from_millis(200));
     let mut scanning = true;
-    let summary = import_folder(&mut store, &args.dir, &options, &cancel, |event| match event {
-        ImportEvent::Found { n_found } => bar.set_length(*n_found as u64),
-        ImportEvent::ScanFinished { n_found } => {
-            scanning = false;
-            bar.set_length(*n_found as u64);
-        }
-        ImportEvent::Started { path } => {
-            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            bar.set_message(if scanning { format!("(still scanning) {name}") } else { name });
-        }
-        ImportEvent::Done { path, outcome } => {
-            bar.inc(1);
-            if let Outcome::Failed(reason) = outcome {
-                bar.suspend(|| eprintln!("failed: {reason}: {}", path.display()));
-            }
-        }
-    });
+    let summary =
+        import_folder_with(
+            &mut store,
+            &args.dir,
+            &options,
+            embedder.as_mut(),
+            &cancel,
+            |event| match event {
+                ImportEvent::Found { n_found } => bar.set_length(*n_found as u64),
+                ImportEvent::ScanFinished { n_found } => {
+                    scanning = false;
+                    bar.set_length(*n_found as u64);
+                }
+                ImportEvent::Started { path } => {
+                    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                    bar.set_message(if scanning { format!("(still scanning) {name}") } else { name });
+                }
+                ImportEvent::Done { path, outcome } => {
+                    bar.inc(1);
+                    if let Outcome::Failed(reason) = outcome {
+                        bar.suspend(|| eprintln!("failed: {reason}: {}", path.display()));
+                    }
+                }
+            },
+        );
     bar.finish_and_clear();
     let summary = summary?;
     if args.json {
@@ -100,6 +116,8 @@ fn print_json(s: &ImportSummary) -> anyhow::Result<()> {
         "not_audio": s.n_not_audio,
         "failures": pairs(&s.failures),
         "skipped": pairs(&s.skipped),
+        "model_version": s.model_version,
+        "notices": s.notices,
         "elapsed_s": s.elapsed_s,
     });
     println!("{}", serde_json::to_string_pretty(&value)?);
@@ -123,6 +141,12 @@ fn print_summary(s: &ImportSummary, db: &Path) {
         c.failed,
         c.missing
     );
+    if let Some(version) = &s.model_version {
+        println!("  new and changed tracks embedded with {version}");
+    }
+    for notice in &s.notices {
+        println!("  note: {notice}");
+    }
     if s.n_known_bad > 0 {
         println!(
             "  {} unchanged files failed before and were not retried (`tuneatlas errors`)",

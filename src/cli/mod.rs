@@ -3,8 +3,11 @@
 //! exit code only when nothing could be done.
 
 mod bench;
+mod embed;
 mod import;
 mod list;
+mod model_args;
+mod similar;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -31,10 +34,16 @@ pub struct Cli {
 pub enum Command {
     /// Import (or re-import incrementally) a music folder.
     Import(import::ImportArgs),
+    /// Embed the stored tracks that have no vector for a model yet (resumable).
+    Embed(embed::EmbedArgs),
     /// List the tracks in the library.
     Tracks(list::TracksArgs),
     /// List files that could not be imported, with reasons.
     Errors(list::ErrorsArgs),
+    /// List the tracks that sound most like one track (cosine distance of the embedding).
+    Similar(similar::SimilarArgs),
+    /// Show the tags the model predicts for one track, by category.
+    Tags(similar::TagsArgs),
     /// Print performance figures.
     Bench(bench::BenchArgs),
 }
@@ -70,8 +79,11 @@ pub fn run() -> ExitCode {
     init_logging(cli.verbose);
     let result = match &cli.command {
         Some(Command::Import(args)) => db_path(&cli.db).and_then(|db| import::run(&db, args)),
+        Some(Command::Embed(args)) => db_path(&cli.db).and_then(|db| embed::run(&db, args)),
         Some(Command::Tracks(args)) => db_path(&cli.db).and_then(|db| list::tracks(&db, args)),
         Some(Command::Errors(args)) => db_path(&cli.db).and_then(|db| list::errors(&db, args)),
+        Some(Command::Similar(args)) => db_path(&cli.db).and_then(|db| similar::similar(&db, args)),
+        Some(Command::Tags(args)) => db_path(&cli.db).and_then(|db| similar::tags(&db, args)),
         Some(Command::Bench(args)) => bench::run(args),
         None => no_command(&cli),
     };

@@ -21,10 +21,15 @@ use crate::audio::clips::clip_starts_s;
 use crate::audio::decode::AudioFile;
 use crate::features::{LogMel, MelExtractor};
 use crate::jobs::{CancelToken, worker_count};
+use crate::library::embed::clip_features;
 use crate::library::fingerprint::fingerprint_file;
+use crate::library::model_stage::{ModelBatcher, model_row};
 use crate::library::names::names_from_path;
 use crate::library::scan::{FoundFile, ScanItem, ScanOptions, walk};
-use crate::store::{ClipRow, ImportCounts, KnownFile, RunStatus, Store, TrackRecord, WriteOp, is_disk_full};
+use crate::model::infer::Embedder;
+use crate::store::{
+    ClipRow, ImportCounts, KnownFile, ModelOutput, RunStatus, Store, TrackRecord, WriteOp, is_disk_full,
+};
 use crate::{Error, Result};
 
 /// The walk reports its running count every this many audio files (the
@@ -127,6 +132,10 @@ pub struct ImportSummary {
     pub skipped: Vec<(PathBuf, String)>,
     /// Regular files that are not audio (cover art, playlists...).
     pub n_not_audio: usize,
+    /// The model version tracks were embedded with (none without a model stage).
+    pub model_version: Option<String>,
+    /// Things the user should know, e.g. "GPU failed, continued on the CPU".
+    pub notices: Vec<String>,
     /// Wall time of the run.
     pub elapsed_s: f64,
 }
@@ -142,7 +151,14 @@ struct Job {
 struct Processed {
     record: TrackRecord,
     /// One log-mel per clip, in clip order. Consumed by the model stage.
-    _features: Vec<LogMel>,
+    features: Vec<LogMel>,
+}
+
+/// A decoded track on its way through the model stage.
+struct ToEmbed {
+    record: TrackRecord,
+    path: PathBuf,
+    outcome: Outcome,
 }
 
 enum WriterMsg {
@@ -167,6 +183,20 @@ pub fn import_folder(
     root: &Path,
     options: &ImportOptions,
     cancel: &CancelToken,
+    on_event: impl FnMut(&ImportEvent),
+) -> Result<ImportSummary> {
+    import_folder_with(store, root, options, None, cancel, on_event)
+}
+
+/// [`import_folder`] with a model stage: every new or changed track is also
+/// embedded by `embedder`, and its vectors and tag scores are written in the
+/// same transaction as the track itself.
+pub fn import_folder_with(
+    store: &mut Store,
+    root: &Path,
+    options: &ImportOptions,
+    mut embedder: Option<&mut Embedder>,
+    cancel: &CancelToken,
     mut on_event: impl FnMut(&ImportEvent),
 ) -> Result<ImportSummary> {
     let started = Instant::now();
@@ -177,6 +207,10 @@ pub fn import_folder(
     let known = store.known_files()?;
     let known_errors: HashMap<PathBuf, (Option<u64>, Option<i64>)> =
         store.known_errors()?.into_iter().map(|e| (e.path, (e.size_bytes, e.mtime_ns))).collect();
+    if let Some(e) = embedder.as_deref() {
+        store.register_model(&model_row(e))?;
+    }
+    let model_version = embedder.as_deref().map(|e| e.model_version().to_string());
     let run_id = store.begin_run(&root)?;
     // Stops every stage on cancel *or* on a fatal writer error.
     let stop = cancel.child();
@@ -184,6 +218,9 @@ pub fn import_folder(
     let (job_tx, job_rx) = bounded::<Job>(n_workers * 2);
     let (write_tx, write_rx) = bounded::<WriterMsg>(n_workers * 4);
     let (event_tx, event_rx) = bounded::<ImportEvent>(1024);
+    let (model_tx, model_rx) = bounded::<(ToEmbed, Vec<LogMel>)>(n_workers * 2);
+    let model_tx = embedder.is_some().then_some(model_tx);
+    let mut notices: Vec<String> = Vec::new();
 
     let writer_result = std::thread::scope(|scope| -> Result<Result<WriterTally>> {
         let spawn_err = |e: std::io::Error| Error::Invalid(format!("cannot start a thread: {e}"));
@@ -232,13 +269,29 @@ pub fn import_folder(
         for i in 0..n_workers {
             let (stop, root, job_rx, write_tx, event_tx) =
                 (stop.clone(), root.clone(), job_rx.clone(), write_tx.clone(), event_tx.clone());
+            let model_tx = model_tx.clone();
             std::thread::Builder::new()
                 .name(format!("ta-decode-{i}"))
                 .spawn_scoped(scope, move || {
-                    decode_worker(&root, decode_through, &stop, &job_rx, &write_tx, &event_tx)
+                    let out =
+                        Outputs { write_tx: &write_tx, model_tx: model_tx.as_ref(), event_tx: &event_tx };
+                    decode_worker(&root, decode_through, &stop, &job_rx, &out)
                 })
                 .map_err(spawn_err)?;
         }
+        drop(model_tx);
+        let model_thread = match embedder.take() {
+            Some(embedder) => {
+                let write_tx = write_tx.clone();
+                Some(
+                    std::thread::Builder::new()
+                        .name("ta-model".into())
+                        .spawn_scoped(scope, move || model_loop(embedder, &model_rx, &write_tx))
+                        .map_err(spawn_err)?,
+                )
+            }
+            None => None,
+        };
         drop((job_rx, write_tx));
         let writer = {
             let (stop, root, event_tx) = (stop.clone(), root.clone(), event_tx.clone());
@@ -254,6 +307,9 @@ pub fn import_folder(
         drop(event_tx);
         for event in event_rx.iter() {
             on_event(&event);
+        }
+        if let Some(t) = model_thread {
+            notices = t.join().map_err(|_| Error::Invalid("the model thread panicked".into()))?;
         }
         writer.join().map_err(|_| Error::Invalid("the import writer thread panicked".into()))
     });
@@ -275,8 +331,82 @@ pub fn import_folder(
         failures: tally.failures,
         skipped: tally.skipped,
         n_not_audio: tally.n_not_audio,
+        model_version,
+        notices,
         elapsed_s: started.elapsed().as_secs_f64(),
     })
+}
+
+/// Where a decode worker sends its results.
+struct Outputs<'a> {
+    write_tx: &'a Sender<WriterMsg>,
+    /// Set when a model stage runs: decoded tracks go there first.
+    model_tx: Option<&'a Sender<(ToEmbed, Vec<LogMel>)>>,
+    event_tx: &'a Sender<ImportEvent>,
+}
+
+/// How long the model stage waits for more clips before running a partial batch.
+const MODEL_IDLE_FLUSH: Duration = Duration::from_millis(50);
+
+/// The model stage of an import: batches decoded tracks through the DPNN and
+/// passes them on to the writer with their vectors. A track the model fails
+/// on is still stored (without vectors, which `tuneatlas embed` fills in
+/// later), so a model problem never loses the import. Returns the notices.
+fn model_loop(
+    embedder: &mut Embedder,
+    rx: &Receiver<(ToEmbed, Vec<LogMel>)>,
+    write_tx: &Sender<WriterMsg>,
+) -> Vec<String> {
+    let mut batcher = ModelBatcher::new(embedder);
+    let version = batcher.model_version();
+    let mut notices = Vec::new();
+    let mut failures_noted = 0usize;
+    loop {
+        let (finished, last) = match rx.recv_timeout(if batcher.is_empty() {
+            Duration::from_secs(3600)
+        } else {
+            MODEL_IDLE_FLUSH
+        }) {
+            Ok((item, features)) => (batcher.push(item, features), false),
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => (batcher.flush(), false),
+            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => (batcher.flush(), true),
+        };
+        if let Some(n) = batcher.take_notice() {
+            notices.push(n);
+        }
+        for (mut item, result) in finished {
+            match result {
+                Ok(embedding) => {
+                    item.record.model_output =
+                        Some(ModelOutput { model_version: version.clone(), embedding });
+                }
+                Err(e) => {
+                    failures_noted += 1;
+                    if failures_noted <= 5 {
+                        notices.push(format!("stored without vectors ({e}): {}", item.path.display()));
+                    }
+                }
+            }
+            let msg = WriterMsg::Ready {
+                op: Some(WriteOp::Upsert(Box::new(item.record))),
+                path: item.path,
+                outcome: item.outcome,
+            };
+            if write_tx.send(msg).is_err() {
+                return notices;
+            }
+        }
+        if last {
+            break;
+        }
+    }
+    if failures_noted > 5 {
+        notices.push(format!(
+            "{} tracks in all were stored without vectors; run `tuneatlas embed`",
+            failures_noted
+        ));
+    }
+    notices
 }
 
 /// The scanner's state: the stored library, indexed for the decisions it makes.
@@ -404,8 +534,7 @@ fn decode_worker(
     decode_through: bool,
     stop: &CancelToken,
     jobs: &Receiver<Job>,
-    write_tx: &Sender<WriterMsg>,
-    event_tx: &Sender<ImportEvent>,
+    out: &Outputs<'_>,
 ) {
     let mel = MelExtractor::new();
     for job in jobs.iter() {
@@ -413,33 +542,39 @@ fn decode_worker(
             continue; // drain so the scanner never blocks on a full channel
         }
         let path = job.found.path.clone();
-        let _ = event_tx.send(ImportEvent::Started { path: path.clone() });
+        let _ = out.event_tx.send(ImportEvent::Started { path: path.clone() });
         // A decoder bug must cost one file, not the import.
         let result = catch_unwind(AssertUnwindSafe(|| process_file(&job, root, decode_through, &mel)))
             .unwrap_or_else(|_| {
                 Err(Error::decode("the decoder crashed on this file (please report it)", &path))
             });
-        let msg = match result {
-            Ok(processed) => WriterMsg::Ready {
-                op: Some(WriteOp::Upsert(Box::new(processed.record))),
-                path,
-                outcome: if job.known { Outcome::Updated } else { Outcome::New },
-            },
-            Err(e) => {
-                let reason = reason_of(&e);
-                WriterMsg::Ready {
-                    op: Some(WriteOp::Failed {
-                        path: path.clone(),
-                        size_bytes: Some(job.found.size_bytes),
-                        mtime_ns: Some(job.found.mtime_ns),
-                        reason: reason.clone(),
-                    }),
+        let outcome = if job.known { Outcome::Updated } else { Outcome::New };
+        let sent = match (result, out.model_tx) {
+            (Ok(processed), Some(model_tx)) => model_tx
+                .send((ToEmbed { record: processed.record, path, outcome }, processed.features))
+                .is_ok(),
+            (Ok(processed), None) => out
+                .write_tx
+                .send(WriterMsg::Ready {
+                    op: Some(WriteOp::Upsert(Box::new(processed.record))),
                     path,
-                    outcome: Outcome::Failed(reason),
-                }
+                    outcome,
+                })
+                .is_ok(),
+            (Err(e), _) => {
+                let reason = reason_of(&e);
+                let op = WriteOp::Failed {
+                    path: path.clone(),
+                    size_bytes: Some(job.found.size_bytes),
+                    mtime_ns: Some(job.found.mtime_ns),
+                    reason: reason.clone(),
+                };
+                out.write_tx
+                    .send(WriterMsg::Ready { op: Some(op), path, outcome: Outcome::Failed(reason) })
+                    .is_ok()
             }
         };
-        if write_tx.send(msg).is_err() {
+        if !sent {
             return;
         }
     }
@@ -464,16 +599,13 @@ fn process_file(job: &Job, root: &Path, decode_through: bool, mel: &MelExtractor
     let mut audio = AudioFile::open(path)?;
     let info = audio.info().clone();
     let starts_s = clip_starts_s(info.duration_s);
-    let clips = if decode_through {
-        audio.read_clips_decode_through(&starts_s)?
-    } else {
-        audio.read_clips(&starts_s)?
-    };
-    let mut clip_rows = Vec::with_capacity(clips.len());
-    let mut features = Vec::with_capacity(clips.len());
-    for (i, (start_s, samples)) in starts_s.iter().zip(&clips).enumerate() {
-        clip_rows.push(ClipRow { clip_index: i as u32, start_s: *start_s, rms_db: rms_db(samples) });
-        features.push(mel.compute(samples));
+    let mut clip_rows = Vec::with_capacity(starts_s.len());
+    let mut features = Vec::with_capacity(starts_s.len());
+    for (i, (start_s, (samples, mel))) in
+        starts_s.iter().zip(clip_features(&mut audio, &starts_s, decode_through, mel)?).enumerate()
+    {
+        clip_rows.push(ClipRow { clip_index: i as u32, start_s: *start_s, rms_db: rms_db(&samples) });
+        features.push(mel);
     }
     let mut tags = info.tags.clone();
     let untitled = tags.title.as_deref().is_none_or(|t| t.trim().is_empty());
@@ -498,8 +630,9 @@ fn process_file(job: &Job, root: &Path, decode_through: bool, mel: &MelExtractor
             sample_rate_hz: info.sample_rate_hz,
             channels: info.channels,
             clips: clip_rows,
+            model_output: None,
         },
-        _features: features,
+        features,
     })
 }
 

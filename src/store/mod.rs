@@ -8,6 +8,7 @@
 //! by a newer tuneatlas is refused rather than risked.
 
 mod rows;
+mod vectors;
 
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -17,6 +18,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, pa
 use crate::{Error, Result};
 
 pub use rows::{ClipRow, FileErrorRow, ImportCounts, KnownFile, RunStatus, TrackRecord, TrackRow, WriteOp};
+pub use vectors::{Embedding, ModelOutput, ModelRow, TagScore, blob_to_vector, vector_to_blob};
 
 /// The migrations, in order; migration `i` (0-based) moves the schema from
 /// version `i` to `i + 1`.
@@ -413,6 +415,9 @@ fn upsert_track(tx: &rusqlite::Transaction<'_>, run_id: i64, now: i64, rec: &Tra
     )?;
     for (i, clip) in rec.clips.iter().enumerate() {
         insert.execute(params![id, i as i64, clip.start_s, clip.rms_db])?;
+    }
+    if let Some(out) = &rec.model_output {
+        vectors::write_embedding(tx, &out.model_version, id, &out.embedding)?;
     }
     clear_error(tx, &rec.path)?;
     Ok(id)

@@ -62,6 +62,9 @@ pub struct TrackRecord {
     pub channels: u16,
     /// The clip grid (start times and levels).
     pub clips: Vec<ClipRow>,
+    /// Vectors and tags from the model stage, written in the same transaction
+    /// as the track (none when the import runs without a model).
+    pub model_output: Option<super::ModelOutput>,
 }
 
 /// One change to apply in a write batch.

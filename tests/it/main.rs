@@ -3,5 +3,8 @@
 mod cli;
 mod common;
 mod decode;
+mod embed;
 mod features_golden;
 mod import;
+mod model;
+mod similar;

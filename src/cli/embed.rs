@@ -1,0 +1,76 @@
+//! `tuneatlas embed`: (re-)embed the stored library with a model version,
+//! without scanning; resumable (a rerun continues where it stopped).
+
+use std::path::Path;
+use std::time::Duration;
+
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use tuneatlas::jobs::CancelToken;
+use tuneatlas::library::{EmbedEvent, embed_library};
+use tuneatlas::store::{RunStatus, Store};
+
+use super::model_args::ModelArgs;
+
+/// Arguments of `tuneatlas embed`.
+#[derive(Debug, Args)]
+pub struct EmbedArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+}
+
+/// Embeds every track without a vector for the chosen model.
+pub fn run(db: &Path, args: &EmbedArgs) -> anyhow::Result<()> {
+    if !db.exists() {
+        anyhow::bail!("no library yet at {} (run `tuneatlas import DIR` first)", db.display());
+    }
+    let mut store = Store::open(db)?;
+    let mut embedder = args.model.load()?;
+    let cancel = CancelToken::new();
+    {
+        let cancel = cancel.clone();
+        let _ = ctrlc::set_handler(move || {
+            if cancel.is_cancelled() {
+                std::process::exit(130);
+            }
+            eprintln!("\nstopping after the tracks in progress (Ctrl-C again to quit at once)…");
+            cancel.cancel();
+        });
+    }
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} tracks ({per_sec}, ETA {eta}) {wide_msg}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar.enable_steady_tick(Duration::from_millis(200));
+    let summary = embed_library(&mut store, &mut embedder, &cancel, |event| match event {
+        EmbedEvent::Total { n_tracks } => bar.set_length(*n_tracks as u64),
+        EmbedEvent::Done { path, error } => {
+            bar.inc(1);
+            if let Some(reason) = error {
+                bar.suspend(|| eprintln!("failed: {reason}: {}", path.display()));
+            }
+        }
+        EmbedEvent::Notice(n) => bar.suspend(|| eprintln!("note: {n}")),
+    });
+    bar.finish_and_clear();
+    let s = summary?;
+    println!(
+        "{} with {} in {:.1} s: {} tracks embedded, {} failed",
+        if s.status == RunStatus::Cancelled {
+            "embedding cancelled (run it again to resume)"
+        } else {
+            "embedding finished"
+        },
+        s.model_version,
+        s.elapsed_s,
+        s.n_embedded,
+        s.failures.len()
+    );
+    for (path, reason) in &s.failures {
+        println!("  {reason}: {}", path.display());
+    }
+    Ok(())
+}

@@ -1,0 +1,13 @@
+//! Finding tracks by sound: nearest neighbours in the embedding space, and
+//! resolving what a user typed ("42", a path, "Artist - Title") to a track.
+//!
+//! Why a module of its own: the similar-tracks list, radio, song paths and
+//! the GUI's "more like this" all ask the same question — which vectors lie
+//! closest to this one by cosine — and should get the same exact answer from
+//! one implementation, independent of the store and of any UI.
+
+pub mod knn;
+pub mod lookup;
+
+pub use knn::{DEFAULT_DIM, Neighbor, PARALLEL_MIN_ROWS, ScanMode, VectorIndex, random_unit_vectors};
+pub use lookup::resolve_track;
