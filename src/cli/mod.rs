@@ -7,6 +7,7 @@ mod embed;
 mod import;
 mod list;
 mod model_args;
+mod model_cmd;
 mod similar;
 
 use std::path::PathBuf;
@@ -46,6 +47,8 @@ pub enum Command {
     Tags(similar::TagsArgs),
     /// Print performance figures.
     Bench(bench::BenchArgs),
+    /// Model directories (e.g. regenerate the shipped initial model).
+    Model(model_cmd::ModelArgs),
 }
 
 /// Where the library lives unless `--db` says otherwise.
@@ -85,6 +88,7 @@ pub fn run() -> ExitCode {
         Some(Command::Similar(args)) => db_path(&cli.db).and_then(|db| similar::similar(&db, args)),
         Some(Command::Tags(args)) => db_path(&cli.db).and_then(|db| similar::tags(&db, args)),
         Some(Command::Bench(args)) => bench::run(args),
+        Some(Command::Model(args)) => model_cmd::run(args),
         None => no_command(&cli),
     };
     match result {

@@ -320,7 +320,7 @@ impl VectorIndex {
             // Upper bounds of this range's rows, and the k best lower bounds of
             // accepted rows (a min-heap, so the k-th best is on top).
             let mut upper = Vec::with_capacity(range.len());
-            let mut lows: BinaryHeap<Reverse<TotalF32>> = BinaryHeap::with_capacity(k + 1);
+            let mut lows: BinaryHeap<Reverse<TotalF32>> = BinaryHeap::with_capacity(k.min(4096) + 1);
             for row in range {
                 let codes = &self.codes[row * self.dim..(row + 1) * self.dim];
                 let approx = q_scale * self.code_scale[row] * dot_i8(&q_codes, codes) as f32;
@@ -687,6 +687,7 @@ mod tests {
         assert_eq!(index.top_k(&vectors[0], 1_000, |_| true).len(), 17);
         assert_eq!(index.top_k(&vectors[0], 1_000, |id| id < 5).len(), 5);
         check_all_modes(&mut index, &vectors[0], 1_000, |id| id < 5);
+        check_all_modes(&mut index, &vectors[0], usize::MAX, |_| true);
     }
 
     #[test]

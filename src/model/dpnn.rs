@@ -65,6 +65,10 @@ pub struct LayerInfo {
     pub macs: u64,
 }
 
+/// Per conv block: the conv output `[freq, time]` before pooling and the
+/// block output `[channels, freq, time]`.
+type BlockGeometry = ([usize; 2], [usize; 3]);
+
 /// Every size of the network. Serialised into `model.toml` (`[config]`), so
 /// a model directory says exactly which network its weights belong to.
 ///
@@ -129,7 +133,7 @@ impl DpnnConfig {
 
     /// Per block: the conv output size `[freq, time]` (before pooling) and
     /// the block's output shape `[channels, freq, time]`.
-    fn stack_geometry(&self, stack: &[ConvBlockSpec]) -> Result<Vec<([usize; 2], [usize; 3])>, String> {
+    fn stack_geometry(&self, stack: &[ConvBlockSpec]) -> Result<Vec<BlockGeometry>, String> {
         let mut shape = [1, self.n_mels, self.n_frames];
         let mut out = Vec::with_capacity(stack.len());
         for (i, b) in stack.iter().enumerate() {
@@ -590,8 +594,7 @@ mod tests {
         let mut c = DpnnConfig::default();
         c.rhythm[2].pool = [50, 1];
         assert!(c.validate().unwrap_err().contains("empty axis"));
-        let mut c = DpnnConfig::default();
-        c.embedding_dim = 0;
+        let c = DpnnConfig { embedding_dim: 0, ..DpnnConfig::default() };
         assert!(c.validate().is_err());
     }
 

@@ -63,6 +63,9 @@ impl FromStr for TagCategory {
     }
 }
 
+/// One category's `(tag, score)` pairs, as [`TagVocabulary::split`] returns them.
+pub type CategoryScores<'a> = (TagCategory, Vec<(&'a str, f32)>);
+
 /// The tags a model predicts, grouped by category, in output order.
 ///
 /// Why grouped lists rather than one list with a category per tag: the
@@ -138,7 +141,7 @@ impl TagVocabulary {
     /// `(category, tag, score)` lists per category.
     ///
     /// Returns `None` when `scores` does not have one value per tag.
-    pub fn split<'a>(&'a self, scores: &[f32]) -> Option<Vec<(TagCategory, Vec<(&'a str, f32)>)>> {
+    pub fn split<'a>(&'a self, scores: &[f32]) -> Option<Vec<CategoryScores<'a>>> {
         if scores.len() != self.len() {
             return None;
         }

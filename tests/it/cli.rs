@@ -136,3 +136,18 @@ fn kill_dash_nine_mid_import_then_rerun_is_consistent() {
         .expect("rows");
     assert_eq!(runs, vec!["interrupted", "finished"]);
 }
+
+#[test]
+fn model_init_reproduces_the_shipped_initial_model_byte_for_byte() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("dpnn-init");
+    let status =
+        tuneatlas().args(["model", "init", "--out", out.to_str().expect("utf-8")]).status().expect("run");
+    assert!(status.success());
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/dpnn-init");
+    for file in ["model.toml", "weights.bpk"] {
+        let a = std::fs::read(out.join(file)).expect("generated");
+        let b = std::fs::read(shipped.join(file)).expect("shipped");
+        assert!(a == b, "{file} differs from the shipped one: regenerate with `tuneatlas model init`");
+    }
+}

@@ -1,5 +1,8 @@
 //! The one integration-test target: each module tests one part of tuneatlas
 //! end to end on real files (real decoding, a real SQLite file).
+
+// Test code: a panic is the failure report.
+#![allow(clippy::unwrap_used)]
 mod cli;
 mod common;
 mod decode;
