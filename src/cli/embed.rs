@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use tuneatlas::jobs::CancelToken;
 use tuneatlas::library::{EmbedEvent, embed_library};
 use tuneatlas::store::{RunStatus, Store};
 
@@ -26,17 +25,7 @@ pub fn run(db: &Path, args: &EmbedArgs) -> anyhow::Result<()> {
     }
     let mut store = Store::open(db)?;
     let mut embedder = args.model.load()?;
-    let cancel = CancelToken::new();
-    {
-        let cancel = cancel.clone();
-        let _ = ctrlc::set_handler(move || {
-            if cancel.is_cancelled() {
-                std::process::exit(130);
-            }
-            eprintln!("\nstopping after the tracks in progress (Ctrl-C again to quit at once)…");
-            cancel.cancel();
-        });
-    }
+    let cancel = super::cancel_on_ctrl_c("tracks");
     let bar = ProgressBar::new(0);
     bar.set_style(
         ProgressStyle::with_template(

@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use tuneatlas::jobs::CancelToken;
 use tuneatlas::library::{ImportEvent, ImportOptions, ImportSummary, Outcome, import_folder_with};
 
 use super::model_args::ModelArgs;
@@ -41,18 +40,7 @@ pub struct ImportArgs {
 pub fn run(db: &Path, args: &ImportArgs) -> anyhow::Result<()> {
     let mut store = Store::open(db)?;
     let mut embedder = if args.no_model { None } else { Some(args.model.load()?) };
-    let cancel = CancelToken::new();
-    {
-        let cancel = cancel.clone();
-        // Ctrl-C: finish the files in flight, commit, and stop.
-        let _ = ctrlc::set_handler(move || {
-            if cancel.is_cancelled() {
-                std::process::exit(130);
-            }
-            eprintln!("\nstopping after the files in progress (Ctrl-C again to quit at once)…");
-            cancel.cancel();
-        });
-    }
+    let cancel = super::cancel_on_ctrl_c("files");
     let mut options = ImportOptions::default();
     if let Some(n) = args.jobs {
         options.n_workers = n.max(1);

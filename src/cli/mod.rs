@@ -51,6 +51,21 @@ pub enum Command {
     Model(model_cmd::ModelArgs),
 }
 
+/// A cancel token flipped by Ctrl-C: the first press finishes the `what`
+/// in flight, commits and stops (a rerun resumes); a second quits at once.
+pub fn cancel_on_ctrl_c(what: &'static str) -> tuneatlas::jobs::CancelToken {
+    let cancel = tuneatlas::jobs::CancelToken::new();
+    let flag = cancel.clone();
+    let _ = ctrlc::set_handler(move || {
+        if flag.is_cancelled() {
+            std::process::exit(130);
+        }
+        eprintln!("\nstopping after the {what} in progress (Ctrl-C again to quit at once)…");
+        flag.cancel();
+    });
+    cancel
+}
+
 /// Where the library lives unless `--db` says otherwise.
 pub fn default_db_path() -> anyhow::Result<PathBuf> {
     let dirs = directories::ProjectDirs::from("org", "tuneatlas", "tuneatlas")

@@ -21,7 +21,6 @@
 
 use burn::module::{Module, Param, ParamId, RunningState};
 use burn::nn::conv::Conv2d;
-use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::{BatchNorm, Dropout, DropoutConfig, Linear, PaddingConfig2d};
 use burn::tensor::activation::elu;
 use burn::tensor::{Device, Tensor, TensorData};
@@ -295,8 +294,31 @@ pub struct ConvBlock {
     pub conv: Conv2d,
     /// BatchNorm over the conv's channels; `None` once folded into the conv.
     pub bn: Option<BatchNorm>,
-    /// Max-pool along the stack's pooling axis.
-    pub pool: MaxPool2d,
+    /// Non-overlapping max-pool window `[freq, time]` (stride = window,
+    /// remainder dropped).
+    pub pool: [usize; 2],
+}
+
+/// Non-overlapping max-pooling (window = stride, floor mode) as reshape +
+/// `max_dim`.
+///
+/// Why not `burn::nn::pool::MaxPool2d`: on burn-flex its kernel is a scalar
+/// loop that also computes i64 argmax indices; it took ~20 % of the forward
+/// pass. A reshape and a reduction along a size-2..8 axis is the same
+/// arithmetic (max is exact, so every backend agrees bit for bit) at a
+/// fraction of the cost, and autodiff handles it like any reduction.
+pub fn max_pool(x: Tensor<4>, window: [usize; 2]) -> Tensor<4> {
+    let [ph, pw] = window;
+    let [b, c, h, w] = x.dims();
+    let (ho, wo) = (h / ph.max(1), w / pw.max(1));
+    let mut x = if ho * ph != h || wo * pw != w { x.slice([0..b, 0..c, 0..ho * ph, 0..wo * pw]) } else { x };
+    if pw > 1 {
+        x = x.reshape([b, c, ho * ph, wo, pw]).max_dim(4).reshape([b, c, ho * ph, wo]);
+    }
+    if ph > 1 {
+        x = x.reshape([b, c, ho, ph, wo]).max_dim(3).reshape([b, c, ho, wo]);
+    }
+    x
 }
 
 /// The DPNN (see the module documentation). Built with [`Dpnn::build`] from a
@@ -419,8 +441,7 @@ impl Dpnn {
                     padding: PaddingConfig2d::Explicit(ph, pw, ph, pw),
                 };
                 let bn = Some(batch_norm(init, &format!("{prefix}.bn"), b.filters, eps, device));
-                let pool = MaxPool2dConfig::new(b.pool).init();
-                blocks.push(ConvBlock { conv, bn, pool });
+                blocks.push(ConvBlock { conv, bn, pool: b.pool });
                 c_in = b.filters;
             }
             blocks
@@ -459,7 +480,7 @@ impl Dpnn {
             if let Some(bn) = &b.bn {
                 y = bn.forward(y);
             }
-            x = elu(b.pool.forward(y), self.elu_alpha);
+            x = elu(max_pool(y, b.pool), self.elu_alpha);
         }
         x.flatten(1, 3)
     }
@@ -584,6 +605,18 @@ mod tests {
         };
         assert!(max_rel(e1, e2) < 1e-5);
         assert!(max_rel(l1, l2) < 1e-5);
+    }
+
+    #[test]
+    fn max_pool_matches_burns_max_pool2d() {
+        let device = crate::model::backend::ComputeDevice::cpu().device;
+        let data: Vec<f32> = (0..2 * 3 * 11 * 13).map(|i| ((i * 7919) % 101) as f32 - 50.0).collect();
+        let x = Tensor::<4>::from_data(TensorData::new(data, [2, 3, 11, 13]), &device);
+        for window in [[1, 4], [4, 1], [5, 2], [1, 1], [11, 13]] {
+            let ours = max_pool(x.clone(), window).into_data();
+            let reference = burn::nn::pool::MaxPool2dConfig::new(window).init().forward(x.clone()).into_data();
+            assert_eq!(ours, reference, "window {window:?}");
+        }
     }
 
     #[test]
