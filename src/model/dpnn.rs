@@ -614,7 +614,8 @@ mod tests {
         let x = Tensor::<4>::from_data(TensorData::new(data, [2, 3, 11, 13]), &device);
         for window in [[1, 4], [4, 1], [5, 2], [1, 1], [11, 13]] {
             let ours = max_pool(x.clone(), window).into_data();
-            let reference = burn::nn::pool::MaxPool2dConfig::new(window).init().forward(x.clone()).into_data();
+            let reference =
+                burn::nn::pool::MaxPool2dConfig::new(window).init().forward(x.clone()).into_data();
             assert_eq!(ours, reference, "window {window:?}");
         }
     }
