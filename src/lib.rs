@@ -14,5 +14,6 @@ pub mod jobs;
 pub mod library;
 pub mod model;
 pub mod store;
+pub mod train;
 
 pub use error::{Error, Result};

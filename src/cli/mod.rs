@@ -9,6 +9,7 @@ mod list;
 mod model_args;
 mod model_cmd;
 mod similar;
+mod train;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -49,6 +50,10 @@ pub enum Command {
     Bench(bench::BenchArgs),
     /// Model directories (e.g. regenerate the shipped initial model).
     Model(model_cmd::ModelArgs),
+    /// Train a model (distillation from the musicnn teachers).
+    Train(train::TrainArgs),
+    /// Measure a model on a list of tracks: same-track P@1, same-album P@5, tag ROC-AUC.
+    Eval(train::EvalArgs),
 }
 
 /// A cancel token flipped by Ctrl-C: the first press finishes the `what`
@@ -104,6 +109,8 @@ pub fn run() -> ExitCode {
         Some(Command::Tags(args)) => db_path(&cli.db).and_then(|db| similar::tags(&db, args)),
         Some(Command::Bench(args)) => bench::run(args),
         Some(Command::Model(args)) => model_cmd::run(args),
+        Some(Command::Train(args)) => train::run_train(args),
+        Some(Command::Eval(args)) => train::run_eval(args),
         None => no_command(&cli),
     };
     match result {

@@ -6,7 +6,7 @@
 //! IVF) would buy nothing here and cost recall and build time.
 //!
 //! Why two scans: at 100k × 256 the f32 vectors weigh 100 MB, and a plain
-//! scan is limited by memory bandwidth (≈ 10 ms a query on the 2-core dev
+//! scan is limited by memory bandwidth (10–15 ms a query on the 2-core dev
 //! machine, however many threads). So by default the index also keeps an
 //! 8-bit copy of every vector (25 MB) with, per row, its scale and the exact
 //! L2 norm of its quantisation error. A query is scanned against the 8-bit
@@ -15,7 +15,12 @@
 //! *lower* bound τ. Only rows whose *upper* bound reaches τ can be in the top
 //! k; those few are re-scored with the exact f32 dot product. The result is
 //! identical to the exact f32 scan ([`ScanMode::Float32`], kept for
-//! benchmarks and tests), only faster.
+//! benchmarks and tests), only faster: ≈ 2.8 ms instead of ≈ 14.5 ms per
+//! query at 100k × 256 on one core of the dev machine (`tuneatlas bench knn`).
+//!
+//! The kernels are plain safe Rust written so LLVM vectorises them for the
+//! baseline x86-64 target (SSE2: `pmaddwd` for the 8-bit dot product); no
+//! `unsafe`, no runtime CPU dispatch.
 //!
 //! Ordering is total and deterministic: similarity descending, then track id
 //! ascending, so ties never make lists flicker between runs.

@@ -18,16 +18,19 @@
 //!   saying what to install when there is none.
 //! - `cpu`: the CPU backend.
 //!
-//! The CPU backend is burn-ndarray with rayon threads and SIMD kernels
-//! ([`CpuBackend::DEFAULT`]); burn-flex, burn's newer pure-Rust CPU backend,
-//! is compiled too so `tuneatlas bench model` can keep comparing them.
+//! The CPU backend is burn-flex, burn's pure-Rust CPU backend, with rayon
+//! threads and SIMD kernels ([`CpuBackend::DEFAULT`]): for this model it is
+//! about twice as fast as burn-ndarray (`tuneatlas bench model`, figures in
+//! `models/README.md`), and burn 0.22 deprecates ndarray in its favour.
+//! burn-ndarray is still compiled, only so the benchmark can keep comparing
+//! the two; nothing else uses it.
 
 use std::fmt;
 use std::str::FromStr;
 use std::sync::OnceLock;
 
 use burn::tensor::Device;
-use burn::tensor::wgpu::wgpu;
+use burn::tensor::wgpu::{WgpuSetup, wgpu};
 
 use crate::{Error, Result};
 
@@ -74,7 +77,7 @@ impl FromStr for DeviceChoice {
 /// Which CPU backend runs the model when it runs on the CPU.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CpuBackend {
-    /// burn-ndarray (deprecated upstream in 0.22, still the faster here).
+    /// burn-ndarray (deprecated upstream in 0.22; benchmark comparison only).
     NdArray,
     /// burn-flex, the pure-Rust CPU backend burn recommends from 0.22 on.
     Flex,
@@ -83,7 +86,7 @@ pub enum CpuBackend {
 impl CpuBackend {
     /// The backend [`ComputeDevice::cpu`] uses: the faster of the two in
     /// `tuneatlas bench model` on the build machine (see `models/README.md`).
-    pub const DEFAULT: CpuBackend = CpuBackend::NdArray;
+    pub const DEFAULT: CpuBackend = CpuBackend::Flex;
 
     /// Short name for messages and benchmark tables.
     pub fn name(self) -> &'static str {
@@ -93,7 +96,7 @@ impl CpuBackend {
         }
     }
 
-    #[allow(deprecated)] // burn-ndarray is deprecated in 0.22 but measured faster here
+    #[allow(deprecated)] // burn-ndarray is deprecated in 0.22; kept for the benchmark comparison
     fn device(self) -> Device {
         match self {
             CpuBackend::NdArray => Device::ndarray(),
@@ -126,7 +129,7 @@ pub struct ComputeDevice {
     /// What it is.
     pub kind: DeviceKind,
     /// One line for logs and the GUI, e.g. "wgpu: Vulkan, llvmpipe (CPU adapter)"
-    /// or "CPU (ndarray, 2 threads)".
+    /// or "CPU (flex, 2 threads)".
     pub description: String,
     /// Something the user should be told about how the device was chosen
     /// (a fallback, a slow adapter), or `None`.
@@ -172,6 +175,7 @@ impl fmt::Display for ComputeDevice {
 /// every caller shares this one.
 struct WgpuRuntime {
     device: Device,
+    setup: WgpuSetup,
     adapter: String,
     api: wgpu::Backend,
     device_type: wgpu::DeviceType,
@@ -190,6 +194,7 @@ fn wgpu_runtime() -> &'static std::result::Result<WgpuRuntime, String> {
                 tracing::info!(?info, "wgpu adapter");
                 Ok(WgpuRuntime {
                     device,
+                    setup,
                     adapter: info.name,
                     api: info.backend,
                     device_type: info.device_type,
@@ -199,6 +204,15 @@ fn wgpu_runtime() -> &'static std::result::Result<WgpuRuntime, String> {
             Err(panic) => Err(format!("wgpu panicked while looking for an adapter: {}", panic_text(&*panic))),
         }
     })
+}
+
+/// The wgpu instance, adapter, device and queue the model runs on, for a
+/// renderer that wants to share them (DESIGN §6: egui-wgpu 0.37 and burn 0.22
+/// use the same wgpu 30, so `egui_wgpu::WgpuSetup::Existing` can take these
+/// handles and the map and the model then live on one device). Initialises
+/// the wgpu runtime if needed; `None` when wgpu has no adapter.
+pub fn shared_wgpu_setup() -> Option<WgpuSetup> {
+    wgpu_runtime().as_ref().ok().map(|rt| rt.setup.clone())
 }
 
 /// The text of a caught panic payload.

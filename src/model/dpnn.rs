@@ -362,7 +362,11 @@ fn param<const D: usize>(
     device: &Device,
 ) -> Param<Tensor<D>> {
     let (id, t) = tensor_of(init, path, shape, fan_in, device);
-    Param::initialized(id, t)
+    // `from_tensor` marks the parameter trainable (so `Module::train` makes
+    // it require gradients); the id is then set to the deterministic one.
+    let mut p = Param::from_tensor(t);
+    p.id = id;
+    p
 }
 
 fn batch_norm(

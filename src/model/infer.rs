@@ -152,7 +152,7 @@ impl Embedder {
         (!self.notices.is_empty()).then(|| self.notices.remove(0))
     }
 
-    /// One line describing the device, e.g. "CPU (ndarray, 2 threads)".
+    /// One line describing the device, e.g. "CPU (flex, 2 threads)".
     pub fn device_description(&self) -> &str {
         &self.device.description
     }

@@ -11,3 +11,4 @@ mod features_golden;
 mod import;
 mod model;
 mod similar;
+mod train;

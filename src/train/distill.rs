@@ -1,0 +1,525 @@
+//! Distilling the DPNN from the musicnn teachers (DESIGN §4, issue 4).
+//!
+//! The objective is multi-task, after Schindler & Knees (2019):
+//!
+//! - **(a) soft-target BCE** of the tag heads against the teacher
+//!   probabilities (a merged tag's target is the max of its teacher outputs;
+//!   an optional temperature sharpens or softens them — the teachers are
+//!   low-confidence on this corpus);
+//! - **(b) the LSI triplet loss**: every clip's 100 teacher outputs are
+//!   binarised (p ≥ `lsi_tag_threshold`), the tag–clip matrix of the training
+//!   clips is reduced by truncated SVD, and inside each batch the cosine of
+//!   two clips' LSI vectors says whether they are positives (≥ 0.8) or
+//!   negatives (< 0.2); the hardest positive and negative per anchor (never
+//!   on the same album) enter a squared-Euclidean margin loss on the
+//!   L2-normalised representation;
+//! - **(c) same-track triplets**: two clips of one track are positives, clips
+//!   of other albums negatives (Lee, Park & Nam's track concept), which is
+//!   what makes a track's clips — and so its track vector — coherent.
+//!
+//! Batches are `tracks_per_batch` training tracks × `clips_per_track` clips,
+//! the tracks in a seeded per-epoch permutation, the clips and augmentation
+//! drawn from an RNG seeded by (seed, step): a batch is a pure function of
+//! the step, which is what lets a resumed run repeat an uninterrupted one.
+
+use std::collections::BTreeMap;
+
+use burn::tensor::activation::softplus;
+use burn::tensor::{Int, Tensor, TensorData};
+use ndarray::{Array2, ArrayView2};
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use super::augment::{AugmentConfig, augment_clip, mix_into};
+use super::corpus::Corpus;
+use super::features::{CLIP_VALUES, FeatureStore};
+use super::lsi::{Lsi, cosine_matrix, nonzero_rows};
+use super::metrics;
+use super::trainer::{Objective, StepLoss};
+use super::triplets::{PairKeys, TripletRules, lsi_masks, mine_hardest, same_track_masks};
+use crate::features::{N_FRAMES, N_MELS};
+use crate::model::dpnn::Dpnn;
+use crate::model::heads::TagVocabulary;
+use crate::{Error, Result};
+
+/// Every setting of the distillation objective (saved in the model card's
+/// provenance so a model says how it was made).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DistillConfig {
+    /// Tracks per batch.
+    pub tracks_per_batch: usize,
+    /// Clips per track in a batch (≥ 2 for same-track triplets).
+    pub clips_per_track: usize,
+    /// Weight of the soft-target BCE term (a).
+    pub bce_weight: f32,
+    /// Temperature applied to the teacher logits (1 = the probabilities as given).
+    pub temperature: f32,
+    /// Weight of the LSI triplet term (b); 0 turns it off (ablation).
+    pub lsi_weight: f32,
+    /// Weight of the same-track triplet term (c).
+    pub track_weight: f32,
+    /// Triplet margin α on squared distances of unit vectors (range 0–4).
+    pub margin: f32,
+    /// Teacher probability at which a tag counts as present (LSI, AUC).
+    pub lsi_tag_threshold: f32,
+    /// LSI topics.
+    pub lsi_topics: usize,
+    /// Positive / negative cosine thresholds.
+    pub positive_min_cos: f32,
+    /// Negatives: cosine strictly below this.
+    pub negative_max_cos: f32,
+    /// Augmentation.
+    pub augment: AugmentConfig,
+}
+
+impl Default for DistillConfig {
+    fn default() -> Self {
+        DistillConfig {
+            tracks_per_batch: 32,
+            clips_per_track: 2,
+            bce_weight: 1.0,
+            temperature: 1.0,
+            lsi_weight: 1.0,
+            track_weight: 1.0,
+            margin: 0.3,
+            lsi_tag_threshold: 0.2,
+            lsi_topics: 16,
+            positive_min_cos: 0.8,
+            negative_max_cos: 0.2,
+            augment: AugmentConfig::default(),
+        }
+    }
+}
+
+/// Precomputed, read-only data of a distillation run.
+pub struct DistillData {
+    /// The joined corpus.
+    pub corpus: Corpus,
+    /// Log-mels of its clips.
+    pub features: FeatureStore,
+    /// Training tracks that have features (indices into the corpus).
+    pub train_tracks: Vec<usize>,
+    /// Validation clips that have features (indices into corpus clips).
+    pub valid_clips: Vec<usize>,
+    /// Per clip: the head targets in vocabulary order (n_clips × n_tags).
+    pub head_targets: Vec<f32>,
+    /// Number of head outputs.
+    pub n_tags: usize,
+    /// Per clip: L2-normalised LSI vector (n_clips × topics); zero rows for
+    /// clips without any present tag.
+    pub lsi_vectors: Array2<f32>,
+    /// The fitted LSI (topics, singular values) for the model card.
+    pub lsi: Lsi,
+    /// Clips of each track.
+    pub clips_of_track: Vec<Vec<usize>>,
+}
+
+/// For each vocabulary tag, the columns of the teacher table it merges.
+pub fn teacher_columns(
+    vocabulary: &TagVocabulary,
+    sources: &BTreeMap<String, Vec<String>>,
+    teacher_tags: &[String],
+) -> Result<Vec<Vec<usize>>> {
+    vocabulary
+        .iter()
+        .map(|(_, _, tag)| {
+            let names = sources.get(tag).ok_or_else(|| {
+                Error::Invalid(format!(
+                    "tag {tag:?} has no teacher outputs in the model card's [teacher_tags]"
+                ))
+            })?;
+            names
+                .iter()
+                .map(|n| {
+                    teacher_tags.iter().position(|t| t == n).ok_or_else(|| {
+                        Error::Invalid(format!(
+                            "teacher output {n:?} (for tag {tag:?}) is not in the targets"
+                        ))
+                    })
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// Sharpens (T < 1) or softens (T > 1) a probability through its logit.
+fn with_temperature(p: f32, temperature: f32) -> f32 {
+    if temperature == 1.0 {
+        return p;
+    }
+    let p = p.clamp(1e-6, 1.0 - 1e-6);
+    let logit = (p / (1.0 - p)).ln() / temperature;
+    1.0 / (1.0 + (-logit).exp())
+}
+
+impl DistillData {
+    /// Prepares targets and LSI vectors. `columns` maps each head to its
+    /// teacher columns ([`teacher_columns`]).
+    pub fn new(
+        corpus: Corpus,
+        features: FeatureStore,
+        split_train: &[usize],
+        split_valid: &[usize],
+        columns: &[Vec<usize>],
+        cfg: &DistillConfig,
+    ) -> Result<DistillData> {
+        let targets = corpus
+            .targets
+            .as_ref()
+            .ok_or_else(|| Error::Invalid("distillation needs teacher targets".into()))?;
+        let n_teacher = targets.tag_names.len();
+        let n_clips = corpus.clips.len();
+        let n_tags = columns.len();
+        let clips_of_track = corpus.clips_by_track();
+        let has_all =
+            |t: usize| !clips_of_track[t].is_empty() && clips_of_track[t].iter().all(|&c| features.has(c));
+        let train_tracks: Vec<usize> = split_train.iter().copied().filter(|&t| has_all(t)).collect();
+        let valid_clips: Vec<usize> = split_valid
+            .iter()
+            .flat_map(|&t| clips_of_track[t].iter().copied())
+            .filter(|&c| features.has(c))
+            .collect();
+        if train_tracks.len() < cfg.tracks_per_batch {
+            return Err(Error::Invalid(format!(
+                "only {} training tracks have features, fewer than one batch ({})",
+                train_tracks.len(),
+                cfg.tracks_per_batch
+            )));
+        }
+
+        // (a) head targets.
+        let mut head_targets = vec![0.0f32; n_clips * n_tags];
+        // (b) binary teacher tags for LSI.
+        let mut binary = Array2::<f32>::zeros((n_clips, n_teacher));
+        for (i, clip) in corpus.clips.iter().enumerate() {
+            let Some(row) = clip.target_row else { continue };
+            let p = targets.probs_of(row);
+            for (j, cols) in columns.iter().enumerate() {
+                let merged = cols.iter().map(|&c| p[c]).fold(0.0f32, f32::max);
+                head_targets[i * n_tags + j] = with_temperature(merged, cfg.temperature);
+            }
+            for (j, &v) in p.iter().enumerate() {
+                binary[[i, j]] = f32::from(u8::from(v >= cfg.lsi_tag_threshold));
+            }
+        }
+        let train_clip_rows: Vec<usize> =
+            train_tracks.iter().flat_map(|&t| clips_of_track[t].iter().copied()).collect();
+        let fit_rows = binary.select(ndarray::Axis(0), &train_clip_rows);
+        let lsi = Lsi::fit(fit_rows.view(), cfg.lsi_topics)?;
+        let mut lsi_vectors = lsi.project(binary.view())?;
+        for mut row in lsi_vectors.rows_mut() {
+            let n = row.dot(&row).sqrt();
+            if n > 0.0 {
+                row /= n;
+            }
+        }
+        Ok(DistillData {
+            corpus,
+            features,
+            train_tracks,
+            valid_clips,
+            head_targets,
+            n_tags,
+            lsi_vectors,
+            lsi,
+            clips_of_track,
+        })
+    }
+
+    /// Training steps in one pass over the training tracks.
+    pub fn steps_per_epoch(&self, cfg: &DistillConfig) -> usize {
+        (self.train_tracks.len() / cfg.tracks_per_batch).max(1)
+    }
+}
+
+/// A batch: clip indices, per clip an optional mix partner (batch index,
+/// weight of the original), and the RNG positioned for augmentation.
+type Batch = (Vec<usize>, Vec<Option<(usize, f32)>>, ChaCha8Rng);
+
+/// The distillation [`Objective`].
+pub struct Distill<'a> {
+    data: &'a DistillData,
+    cfg: DistillConfig,
+    seed: u64,
+    device: burn::tensor::Device,
+    eval_device: burn::tensor::Device,
+}
+
+impl<'a> Distill<'a> {
+    /// The objective over `data` with settings `cfg`; `device` is the plain
+    /// (non-autodiff) device the model lives on.
+    pub fn new(data: &'a DistillData, cfg: DistillConfig, seed: u64, device: &burn::tensor::Device) -> Self {
+        Distill { data, cfg, seed, device: device.clone().autodiff(), eval_device: device.clone() }
+    }
+
+    /// The batch of `step`: clip indices, and for each whether it was mixed
+    /// (and with which partner/weight). Pure function of (seed, step).
+    fn batch(&self, step: usize) -> Batch {
+        let spe = self.data.steps_per_epoch(&self.cfg);
+        let (epoch, within) = (step / spe, step % spe);
+        let mut order = self.data.train_tracks.clone();
+        order.shuffle(&mut ChaCha8Rng::seed_from_u64(
+            self.seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+        ));
+        let tracks = &order[within * self.cfg.tracks_per_batch..(within + 1) * self.cfg.tracks_per_batch];
+        let mut rng = ChaCha8Rng::seed_from_u64(
+            self.seed.wrapping_add(1 + step as u64).wrapping_mul(0xD6E8_FEB8_6659_FD93),
+        );
+        let mut clips = Vec::with_capacity(tracks.len() * self.cfg.clips_per_track);
+        for &t in tracks {
+            let own = &self.data.clips_of_track[t];
+            let mut pick: Vec<usize> = own.clone();
+            pick.shuffle(&mut rng);
+            // A one-clip track repeats its clip (augmentation still differs).
+            clips.extend((0..self.cfg.clips_per_track).map(|k| pick[k % pick.len()]));
+        }
+        let a = &self.cfg.augment;
+        let mixes = (0..clips.len())
+            .map(|i| {
+                if a.mix_prob > 0.0 && rng.random::<f32>() < a.mix_prob {
+                    let j = rng.random_range(0..clips.len());
+                    let same_track =
+                        self.data.corpus.clips[clips[j]].track == self.data.corpus.clips[clips[i]].track;
+                    let [lo, hi] = a.mix_weight;
+                    let w = if hi > lo { rng.random_range(lo..hi) } else { lo };
+                    (!same_track).then_some((j, w))
+                } else {
+                    None
+                }
+            })
+            .collect();
+        (clips, mixes, rng)
+    }
+
+    fn input(&self, clips: &[usize], device: &burn::tensor::Device) -> Tensor<4> {
+        let mut x = vec![0.0f32; clips.len() * CLIP_VALUES];
+        for (dst, &c) in x.chunks_exact_mut(CLIP_VALUES).zip(clips) {
+            self.data.features.read_clip(c, dst);
+        }
+        Tensor::from_data(TensorData::new(x, [clips.len(), 1, N_MELS, N_FRAMES]), device)
+    }
+
+    /// Embeds clips in validation mode, in chunks: (unit vectors, tag scores).
+    pub fn embed_clips(&self, model: &Dpnn, clips: &[usize]) -> (Vec<f32>, Vec<f32>) {
+        let mut vectors = Vec::new();
+        let mut scores = Vec::new();
+        for chunk in clips.chunks(64) {
+            let (e, l) = model.forward(self.input(chunk, &self.eval_device));
+            vectors.extend(e.into_data().iter::<f32>());
+            scores.extend(burn::tensor::activation::sigmoid(l).into_data().iter::<f32>());
+        }
+        let dim = vectors.len() / clips.len().max(1);
+        metrics::normalise_rows(&mut vectors, dim.max(1));
+        (vectors, scores)
+    }
+}
+
+/// Gathers `d[rows[i], cols[i]]` from a square `[n, n]` tensor.
+fn gather_pairs(d: &Tensor<2>, rows: &[usize], cols: &[usize], device: &burn::tensor::Device) -> Tensor<1> {
+    let n = d.dims()[1];
+    let flat: Vec<i64> = rows.iter().zip(cols).map(|(&r, &c)| (r * n + c) as i64).collect();
+    let idx = Tensor::<1, Int>::from_data(TensorData::new(flat, [rows.len()]), device);
+    d.clone().reshape([n * n]).select(0, idx)
+}
+
+/// Mean triplet margin loss over `triplets` of the distance matrix `d`, or
+/// `None` when there are none.
+fn triplet_term(
+    d: &Tensor<2>,
+    triplets: &[super::triplets::Triplet],
+    margin: f32,
+    device: &burn::tensor::Device,
+) -> Option<Tensor<1>> {
+    if triplets.is_empty() {
+        return None;
+    }
+    let a: Vec<usize> = triplets.iter().map(|t| t.anchor).collect();
+    let p: Vec<usize> = triplets.iter().map(|t| t.positive).collect();
+    let n: Vec<usize> = triplets.iter().map(|t| t.negative).collect();
+    let d_ap = gather_pairs(d, &a, &p, device);
+    let d_an = gather_pairs(d, &a, &n, device);
+    Some((d_ap - d_an).add_scalar(margin).clamp_min(0.0).mean())
+}
+
+impl Objective for Distill<'_> {
+    fn loss(&mut self, model: &Dpnn, step: usize) -> Result<StepLoss> {
+        let (clips, mixes, mut rng) = self.batch(step);
+        let data = self.data;
+        let b = clips.len();
+        let n_tags = data.n_tags;
+
+        // Inputs (augmented) and head targets (mixed alike).
+        let mut x = vec![0.0f32; b * CLIP_VALUES];
+        for (dst, &c) in x.chunks_exact_mut(CLIP_VALUES).zip(&clips) {
+            data.features.read_clip(c, dst);
+        }
+        let mut targets: Vec<f32> = clips
+            .iter()
+            .flat_map(|&c| data.head_targets[c * n_tags..(c + 1) * n_tags].iter().copied())
+            .collect();
+        let originals = x.clone();
+        let original_targets = targets.clone();
+        for (i, mix) in mixes.iter().enumerate() {
+            if let Some((j, w)) = *mix {
+                let (dst, src) = (i * CLIP_VALUES, j * CLIP_VALUES);
+                mix_into(&mut x[dst..dst + CLIP_VALUES], &originals[src..src + CLIP_VALUES], w);
+                for k in 0..n_tags {
+                    targets[i * n_tags + k] =
+                        w * original_targets[i * n_tags + k] + (1.0 - w) * original_targets[j * n_tags + k];
+                }
+            }
+        }
+        for clip in x.chunks_exact_mut(CLIP_VALUES) {
+            augment_clip(clip, &self.cfg.augment, &mut rng);
+        }
+        let input = Tensor::<4>::from_data(TensorData::new(x, [b, 1, N_MELS, N_FRAMES]), &self.device);
+        // Dropout draws from burn's generator: seed it per step so the step is
+        // reproducible (and a resumed run repeats it).
+        self.device.seed(self.seed ^ (step as u64).wrapping_mul(0xA076_1D64_78BD_642F));
+        let (embedding, logits) = model.forward(input);
+
+        let mut total: Option<Tensor<1>> = None;
+        let mut parts: Vec<(String, f32)> = Vec::new();
+        let add = |name: &str,
+                   term: Tensor<1>,
+                   weight: f32,
+                   total: &mut Option<Tensor<1>>,
+                   parts: &mut Vec<(String, f32)>| {
+            let term = term.mul_scalar(weight);
+            parts.push((name.to_string(), term.clone().into_scalar::<f32>()));
+            *total = Some(match total.take() {
+                Some(t) => t + term,
+                None => term,
+            });
+        };
+
+        // (a) soft-target BCE with logits: softplus(z) − t·z.
+        if self.cfg.bce_weight > 0.0 {
+            let t = Tensor::<2>::from_data(TensorData::new(targets, [b, n_tags]), &self.device);
+            let bce = (softplus(logits.clone(), 1.0) - logits * t).mean();
+            add("bce", bce, self.cfg.bce_weight, &mut total, &mut parts);
+        }
+
+        // Squared distances of the unit representations: 2 − 2·cos.
+        let norm = embedding.clone().square().sum_dim(1).add_scalar(1e-12).sqrt();
+        let unit = embedding / norm;
+        let dist = (unit.clone().matmul(unit.transpose()).mul_scalar(-2.0).add_scalar(2.0)).clamp_min(0.0);
+        let dist_host: Vec<f32> = dist.clone().into_data().iter::<f32>().collect();
+        let dist_host = ArrayView2::from_shape((b, b), &dist_host)
+            .map_err(|e| Error::Invalid(format!("distance matrix shape: {e}")))?;
+        let keys: Vec<PairKeys> = clips
+            .iter()
+            .map(|&c| {
+                let track = data.corpus.clips[c].track;
+                PairKeys { album_id: Some(data.corpus.album_of_track[track]), track_id: track as u32 }
+            })
+            .collect();
+        let mixed: Vec<bool> = mixes.iter().map(Option::is_some).collect();
+        let drop_mixed = |m: &mut Array2<bool>| {
+            for (i, &is_mixed) in mixed.iter().enumerate() {
+                if is_mixed {
+                    m.row_mut(i).fill(false);
+                    m.column_mut(i).fill(false);
+                }
+            }
+        };
+
+        // (b) LSI triplets.
+        if self.cfg.lsi_weight > 0.0 {
+            let rows = data.lsi_vectors.select(ndarray::Axis(0), &clips);
+            let cos = cosine_matrix(rows.view());
+            let tagged = nonzero_rows(rows.view());
+            let rules = TripletRules::new(self.cfg.positive_min_cos, self.cfg.negative_max_cos)?;
+            let (mut pos, mut neg) = lsi_masks(cos.view(), &tagged, &keys, &rules)?;
+            drop_mixed(&mut pos);
+            drop_mixed(&mut neg);
+            let mined = mine_hardest(dist_host, pos.view(), neg.view())?;
+            parts.push(("lsi_triplets".into(), mined.triplets.len() as f32));
+            if let Some(term) = triplet_term(&dist, &mined.triplets, self.cfg.margin, &self.device) {
+                add("lsi", term, self.cfg.lsi_weight, &mut total, &mut parts);
+            }
+        }
+
+        // (c) same-track triplets.
+        if self.cfg.track_weight > 0.0 {
+            let (mut pos, mut neg) = same_track_masks(&keys);
+            drop_mixed(&mut pos);
+            drop_mixed(&mut neg);
+            let mined = mine_hardest(dist_host, pos.view(), neg.view())?;
+            if let Some(term) = triplet_term(&dist, &mined.triplets, self.cfg.margin, &self.device) {
+                add("track", term, self.cfg.track_weight, &mut total, &mut parts);
+            }
+        }
+
+        let total = total.ok_or_else(|| {
+            Error::Invalid("every loss term is switched off or found nothing to learn in this batch".into())
+        })?;
+        Ok(StepLoss { total, parts, items: b })
+    }
+
+    fn validate(&mut self, model: &Dpnn) -> Result<Vec<(String, f64)>> {
+        let clips = &self.data.valid_clips;
+        if clips.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (vectors, scores) = self.embed_clips(model, clips);
+        let labels: Vec<bool> = clips
+            .iter()
+            .flat_map(|&c| {
+                let t = &self.data.head_targets[c * self.data.n_tags..(c + 1) * self.data.n_tags];
+                t.iter().map(|&p| p >= self.cfg.lsi_tag_threshold).collect::<Vec<_>>()
+            })
+            .collect();
+        Ok(evaluate(&self.data.corpus, clips, &vectors, Some((&scores, &labels, self.data.n_tags))))
+    }
+}
+
+/// The validation figures for clip vectors of `clips` (unit rows): same-track
+/// P@1, same-album P@5 over track vectors and, given (scores, labels,
+/// n_tags), the macro tag ROC-AUC.
+pub fn evaluate(
+    corpus: &Corpus,
+    clips: &[usize],
+    vectors: &[f32],
+    tags: Option<(&[f32], &[bool], usize)>,
+) -> Vec<(String, f64)> {
+    let dim = vectors.len() / clips.len().max(1);
+    let track_of: Vec<usize> = clips.iter().map(|&c| corpus.clips[c].track).collect();
+    let mut out = Vec::new();
+    if let Some(p) = metrics::same_track_p_at_1(vectors, dim, &track_of) {
+        out.push(("same_track_p1".into(), p));
+    }
+    // Track vectors over the tracks present, with their albums.
+    let mut tracks: Vec<usize> = track_of.clone();
+    tracks.sort_unstable();
+    tracks.dedup();
+    let local: BTreeMap<usize, usize> = tracks.iter().enumerate().map(|(i, &t)| (t, i)).collect();
+    let local_of: Vec<usize> = track_of.iter().map(|t| local[t]).collect();
+    let tv = metrics::track_vectors(vectors, dim, &local_of, tracks.len());
+    let albums: Vec<u32> = tracks.iter().map(|&t| corpus.album_of_track[t]).collect();
+    if let Some(p) = metrics::same_album_p_at_k(&tv, dim, &albums, 5) {
+        out.push(("same_album_p5".into(), p));
+    }
+    if let Some((scores, labels, n_tags)) = tags
+        && let Some((auc, n)) = metrics::macro_roc_auc(scores, labels, n_tags)
+    {
+        out.push(("tag_auc".into(), auc));
+        out.push(("tag_auc_tags".into(), n as f64));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn temperature_keeps_order_and_the_midpoint() {
+        assert_eq!(with_temperature(0.3, 1.0), 0.3);
+        assert!((with_temperature(0.5, 0.5) - 0.5).abs() < 1e-6);
+        assert!(with_temperature(0.3, 0.5) < 0.3 && with_temperature(0.7, 0.5) > 0.7);
+        assert!(with_temperature(0.3, 2.0) > 0.3);
+    }
+}

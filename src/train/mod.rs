@@ -1,0 +1,27 @@
+//! Training the DPNN: distillation from the musicnn teachers (issue 4) and,
+//! later, fine-tuning on the user's own tags (issue 6).
+//!
+//! Why one module for both: the paper's method is the same in both places —
+//! tags projected into an LSI space pick triplets online, and a hand-written
+//! burn training loop (progress events, cancel, checkpoints, resume) runs
+//! them. Distillation feeds it teacher tags on the shipped corpus; the
+//! fine-tuning panel will feed it the user's tags on their library.
+//!
+//! - [`corpus`]: track list, teacher targets, validation split;
+//! - [`features`]: cached log-mels of every training clip;
+//! - [`augment`]: gain, shift, noise and mixing on log-mels;
+//! - [`lsi`] and [`triplets`]: the LSI space and online triplet mining;
+//! - [`trainer`]: the loop (events, cancel, checkpoints, resume);
+//! - [`distill`]: the distillation objective;
+//! - [`eval`]: model and teacher figures on a list of tracks;
+//! - [`metrics`]: same-track P@1, same-album P@5, tag ROC-AUC.
+
+pub mod augment;
+pub mod corpus;
+pub mod distill;
+pub mod eval;
+pub mod features;
+pub mod lsi;
+pub mod metrics;
+pub mod trainer;
+pub mod triplets;

@@ -1,0 +1,261 @@
+//! Training end to end on a tiny generated corpus: gradients are finite and
+//! agree between wgpu and the CPU backend, a distillation run learns, writes
+//! checkpoints, and a cancelled-then-resumed run ends with the same weights
+//! as an uninterrupted one.
+
+use std::path::Path;
+
+use burn::module::Module;
+use burn::tensor::activation::softplus;
+use burn::tensor::{Tensor, TensorData};
+use tuneatlas::features::{N_FRAMES, N_MELS};
+use tuneatlas::jobs::CancelToken;
+use tuneatlas::model::backend::{ComputeDevice, DeviceChoice, select_device};
+use tuneatlas::model::bench::synthetic_clips;
+use tuneatlas::model::dpnn::{Dpnn, DpnnConfig};
+use tuneatlas::model::heads::{teacher_sources, teacher_vocabulary};
+use tuneatlas::model::init::{init_card, init_model};
+use tuneatlas::model::record::ModelBundle;
+use tuneatlas::train::corpus::{Corpus, CorpusTrack, read_targets, split_by_source};
+use tuneatlas::train::distill::{Distill, DistillConfig, DistillData, teacher_columns};
+use tuneatlas::train::features::load_or_compute;
+use tuneatlas::train::trainer::{LoopConfig, TrainEvent, run};
+use tuneatlas::{Error, Result};
+
+use crate::common::write_wav;
+
+/// One training loss on a fixed batch: BCE against fixed soft targets plus a
+/// pull of clip 0 towards clip 1 — enough to reach every parameter.
+fn fixed_loss(model: &Dpnn, device: &burn::tensor::Device) -> Tensor<1> {
+    let clips = synthetic_clips(4);
+    let x: Vec<f32> = clips.iter().flat_map(|c| c.data.iter().copied()).collect();
+    let input = Tensor::<4>::from_data(TensorData::new(x, [4, 1, N_MELS, N_FRAMES]), device);
+    let (emb, logits) = model.forward(input);
+    let n_tags = logits.dims()[1];
+    let t: Vec<f32> = (0..4 * n_tags).map(|i| (i % 7) as f32 / 7.0).collect();
+    let targets = Tensor::<2>::from_data(TensorData::new(t, [4, n_tags]), device);
+    let bce = (softplus(logits.clone(), 1.0) - logits * targets).mean();
+    let e0 = emb.clone().slice([0..1, 0..256]);
+    let e1 = emb.slice([1..2, 0..256]);
+    bce + (e0 - e1).square().mean()
+}
+
+/// Gradients of a few parameters (first conv of each stack, the dense
+/// layers) after one backward pass on `device`.
+fn gradients(device: &ComputeDevice) -> Vec<(String, Vec<f32>)> {
+    // No dropout: its random masks would differ between backends.
+    let config = DpnnConfig { dropout: 0.0, ..DpnnConfig::default() };
+    let model = init_model(&config, &teacher_vocabulary(), 7, device).unwrap().train();
+    let loss = fixed_loss(&model, &device.device.clone().autodiff());
+    let grads = loss.backward();
+    let mut out = Vec::new();
+    let mut take = |name: &str, g: Option<Vec<f32>>| out.push((name.to_string(), g.expect(name)));
+    take(
+        "timbre.0.conv.weight",
+        model.timbre[0].conv.weight.val().grad(&grads).map(|g| g.into_data().iter::<f32>().collect()),
+    );
+    take(
+        "rhythm.0.conv.weight",
+        model.rhythm[0].conv.weight.val().grad(&grads).map(|g| g.into_data().iter::<f32>().collect()),
+    );
+    take(
+        "rhythm.2.bn.gamma",
+        model.rhythm[2]
+            .bn
+            .as_ref()
+            .unwrap()
+            .gamma
+            .val()
+            .grad(&grads)
+            .map(|g| g.into_data().iter::<f32>().collect()),
+    );
+    take(
+        "embedding.weight",
+        model.embedding.weight.val().grad(&grads).map(|g| g.into_data().iter::<f32>().collect()),
+    );
+    take(
+        "heads.weight",
+        model.heads.weight.val().grad(&grads).map(|g| g.into_data().iter::<f32>().collect()),
+    );
+    out
+}
+
+#[test]
+fn gradients_are_finite_and_agree_between_wgpu_and_cpu() {
+    let cpu = gradients(&ComputeDevice::cpu());
+    for (name, g) in &cpu {
+        assert!(g.iter().all(|v| v.is_finite()), "CPU gradient of {name} is not finite");
+        assert!(g.iter().any(|v| *v != 0.0), "CPU gradient of {name} is all zero");
+    }
+    let gpu_device = select_device(DeviceChoice::Gpu).expect("a wgpu adapter (lavapipe in CI)");
+    let gpu = gradients(&gpu_device);
+    for ((name, c), (_, g)) in cpu.iter().zip(&gpu) {
+        let bad = g.iter().filter(|v| !v.is_finite()).count();
+        assert_eq!(bad, 0, "wgpu ({}) gradient of {name}: {bad} non-finite values", gpu_device.description);
+        let scale = c.iter().fold(0f32, |m, v| m.max(v.abs()));
+        let diff = c.iter().zip(g).fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+        eprintln!("{name}: max |grad| {scale:.3e}, max |cpu − wgpu| {diff:.3e}");
+        assert!(
+            diff <= 1e-3 * scale.max(1e-6),
+            "{name}: cpu and wgpu gradients differ by {diff} (scale {scale})"
+        );
+    }
+}
+
+/// A generated corpus: `albums` albums of 2 tracks, 20 s each (2 clips), the
+/// tone and its teacher tags depending on the album, plus targets and list.
+fn tiny_corpus(dir: &Path, albums: usize) -> Corpus {
+    let sources = teacher_sources();
+    let mut columns: Vec<String> = sources.values().flatten().cloned().collect();
+    columns.sort();
+    let mut tsv = format!("clip_id\trel_path\tstart_s\t{}\n", columns.join("\t"));
+    let mut tracks = Vec::new();
+    let mut clip_id = 0;
+    for a in 0..albums {
+        for k in 0..2 {
+            let rel = format!("album{a}/track{k}.wav");
+            write_wav(&dir.join(&rel), 20.0, 110.0 * (a + 1) as f64 + 7.0 * k as f64, 22_050);
+            for start in tuneatlas::train::corpus::teacher_grid_starts_s(20.0) {
+                let probs: Vec<String> = columns
+                    .iter()
+                    .enumerate()
+                    .map(|(c, _)| if c % albums == a { "0.9".into() } else { "0.02".into() })
+                    .collect();
+                tsv.push_str(&format!("{clip_id}\t{rel}\t{start:.3}\t{}\n", probs.join("\t")));
+                clip_id += 1;
+            }
+            tracks.push(CorpusTrack {
+                rel_path: rel,
+                source: format!("source{a}"),
+                album: format!("Album {a}"),
+                artist: "generated".into(),
+                title: format!("{a}-{k}"),
+                license: "CC0".into(),
+                duration_s: Some(20.0),
+                kind: "generated".into(),
+            });
+        }
+    }
+    let targets_dir = dir.join("targets");
+    std::fs::create_dir_all(&targets_dir).unwrap();
+    std::fs::write(targets_dir.join("clips.tsv"), tsv).unwrap();
+    Corpus::with_targets(dir, tracks, read_targets(&targets_dir).unwrap()).unwrap()
+}
+
+fn loop_config(total_steps: usize) -> LoopConfig {
+    LoopConfig {
+        total_steps,
+        learning_rate: 3e-3,
+        warmup_steps: 1,
+        final_lr_fraction: 0.1,
+        weight_decay: 0.0,
+        grad_clip_norm: 5.0,
+        checkpoint_every_steps: 2,
+        validate_every_steps: 0,
+        seed: 11,
+    }
+}
+
+fn weights_of(model: &Dpnn) -> Vec<f32> {
+    let mut v = model.valid().embedding.weight.val().into_data().iter::<f32>().collect::<Vec<f32>>();
+    v.extend(model.valid().timbre[0].conv.weight.val().into_data().iter::<f32>().collect::<Vec<f32>>());
+    v
+}
+
+#[test]
+fn distillation_learns_checkpoints_and_resumes_to_the_same_weights() {
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = tiny_corpus(dir.path(), 4);
+    let cancel = CancelToken::new();
+    let (store, failures) = load_or_compute(&corpus, &dir.path().join("cache"), 2, &cancel, &|_| {}).unwrap();
+    assert!(failures.is_empty(), "{failures:?}");
+    let split = split_by_source(&corpus.tracks, 0.25, 10, 1);
+    assert_eq!(split.valid.len(), 2, "one whole album held out");
+    let vocab = teacher_vocabulary();
+    let columns =
+        teacher_columns(&vocab, &teacher_sources(), &corpus.targets.as_ref().unwrap().tag_names).unwrap();
+    let cfg = DistillConfig { tracks_per_batch: 3, lsi_topics: 3, ..DistillConfig::default() };
+    let data = DistillData::new(corpus, store, &split.train, &split.valid, &columns, &cfg).unwrap();
+    let device = ComputeDevice::cpu();
+    let config = DpnnConfig::default();
+    let card = init_card(&config, &vocab, 5);
+    let total = 6;
+
+    // Uninterrupted run.
+    let out_a = dir.path().join("run-a");
+    let mut losses = Vec::new();
+    let mut objective = Distill::new(&data, cfg.clone(), 11, &device.device);
+    let model = init_model(&config, &vocab, 5, &device).unwrap();
+    let a =
+        run(model, &card, &mut objective, &loop_config(total), &out_a, false, &device, &cancel, &mut |e| {
+            if let TrainEvent::Step { parts, .. } = e {
+                losses.extend(parts.iter().filter(|(k, _)| k == "bce").map(|(_, v)| *v));
+            }
+        })
+        .unwrap();
+    assert_eq!(losses.len(), total);
+    assert!(losses.iter().all(|l| l.is_finite()));
+    assert!(
+        losses[total - 1] < losses[0],
+        "six steps should lower the tag loss on this easy corpus: {losses:?}"
+    );
+    let (_, last) = a.history.last().expect("a validation at the end");
+    assert!(last.iter().any(|(k, v)| k == "same_track_p1" && (0.0..=1.0).contains(v)), "{last:?}");
+    // The checkpoint is a loadable model directory.
+    let ckpt = ModelBundle::read_dir(&out_a.join("checkpoint")).unwrap();
+    assert_eq!(ckpt.card.version, card.version);
+    // Starting over in a folder that holds a checkpoint needs --resume.
+    let again = run(
+        init_model(&config, &vocab, 5, &device).unwrap(),
+        &card,
+        &mut objective,
+        &loop_config(total),
+        &out_a,
+        false,
+        &device,
+        &cancel,
+        &mut |_| {},
+    );
+    assert!(again.unwrap_err().to_string().contains("--resume"));
+
+    // Cancelled after step 3, then resumed.
+    let out_b = dir.path().join("run-b");
+    let stop = CancelToken::new();
+    let mut objective = Distill::new(&data, cfg.clone(), 11, &device.device);
+    let model = init_model(&config, &vocab, 5, &device).unwrap();
+    let r = run(model, &card, &mut objective, &loop_config(total), &out_b, false, &device, &stop, &mut |e| {
+        if let TrainEvent::Step { step: 3, .. } = e {
+            stop.cancel();
+        }
+    });
+    assert!(matches!(r, Err(Error::Cancelled)), "{r:?}");
+    let mut resumed_from = None;
+    let model = init_model(&config, &vocab, 999, &device).unwrap(); // ignored: the checkpoint wins
+    let b =
+        run(model, &card, &mut objective, &loop_config(total), &out_b, true, &device, &cancel, &mut |e| {
+            if let TrainEvent::Started { start_step, .. } = e {
+                resumed_from = Some(*start_step);
+            }
+        })
+        .unwrap();
+    assert_eq!(resumed_from, Some(3));
+    let (wa, wb) = (weights_of(&a.model), weights_of(&b.model));
+    let diff = wa.iter().zip(&wb).fold(0f32, |m, (x, y)| m.max((x - y).abs()));
+    assert!(diff < 1e-5, "resumed weights differ from the uninterrupted run by {diff}");
+
+    // Other settings cannot resume this run.
+    let mut other = loop_config(total);
+    other.learning_rate = 1e-2;
+    let r: Result<_> = run(
+        init_model(&config, &vocab, 5, &device).unwrap(),
+        &card,
+        &mut objective,
+        &other,
+        &out_b,
+        true,
+        &device,
+        &cancel,
+        &mut |_| {},
+    );
+    assert!(r.unwrap_err().to_string().contains("other training settings"));
+}
