@@ -323,7 +323,8 @@ mod tests {
         let band_440 = (0..features::N_MELS)
             .max_by(|&a, &b| clip[a * features::N_FRAMES + 60].total_cmp(&clip[b * features::N_FRAMES + 60]))
             .unwrap();
-        assert!((10..40).contains(&band_440), "loudest band {band_440}");
+        // Slaney mels are linear below 1 kHz: 440 Hz falls in band ≈ 10 of 80.
+        assert!((7..13).contains(&band_440), "loudest band {band_440}");
 
         // Second run: everything good comes from the cache, bit for bit.
         let seen = Mutex::new(Vec::new());
