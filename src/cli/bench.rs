@@ -8,7 +8,9 @@ use std::time::Instant;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use tuneatlas::jobs::{CancelToken, worker_count};
-use tuneatlas::library::{ImportOptions, import_folder};
+use tuneatlas::library::{ImportOptions, import_folder_with};
+use tuneatlas::model::backend::DeviceChoice;
+use tuneatlas::model::infer::Embedder;
 use tuneatlas::store::Store;
 
 /// Arguments of `tuneatlas bench`.
@@ -47,6 +49,12 @@ pub struct ImportBenchArgs {
     /// seeking), and print the speed ratio measured in this same run.
     #[arg(long)]
     pub compare_decode_through: bool,
+    /// Skip the second import that also runs the built-in DPNN (vectors + tags).
+    #[arg(long)]
+    pub no_model: bool,
+    /// Where the model runs in the import with the model.
+    #[arg(long, default_value = "auto", value_name = "auto|gpu|cpu")]
+    pub device: DeviceChoice,
 }
 
 /// Runs the chosen benchmark.
@@ -157,11 +165,15 @@ impl ImportRun {
     }
 }
 
-fn timed_import(corpus: &Path, options: &ImportOptions) -> anyhow::Result<ImportRun> {
+fn timed_import(
+    corpus: &Path,
+    options: &ImportOptions,
+    embedder: Option<&mut Embedder>,
+) -> anyhow::Result<ImportRun> {
     let db_dir = tempfile_dir()?;
     let mut store = Store::open(&db_dir.join("bench.db"))?;
     let started = Instant::now();
-    let summary = import_folder(&mut store, corpus, options, &CancelToken::new(), |_| {})?;
+    let summary = import_folder_with(&mut store, corpus, options, embedder, &CancelToken::new(), |_| {})?;
     let elapsed_s = started.elapsed().as_secs_f64();
     let rows = store.tracks(false)?;
     for (path, reason) in summary.failures.iter().take(5) {
@@ -192,7 +204,7 @@ fn bench_import(args: &ImportBenchArgs) -> anyhow::Result<()> {
         options.n_workers = n.max(1);
     }
     let rss_before = peak_rss_mib();
-    let seek = timed_import(&corpus, &options)?;
+    let seek = timed_import(&corpus, &options, None)?;
     let rss_after = peak_rss_mib();
     println!("bench import: corpus {}", corpus.display());
     println!(
@@ -214,12 +226,29 @@ fn bench_import(args: &ImportBenchArgs) -> anyhow::Result<()> {
         println!("  peak memory (RSS high-water mark): {after:.0} MiB (before import: {before:.0} MiB)");
     }
     if args.compare_decode_through {
-        let through = timed_import(&corpus, &ImportOptions { decode_through: true, ..options.clone() })?;
+        let through =
+            timed_import(&corpus, &ImportOptions { decode_through: true, ..options.clone() }, None)?;
         println!(
             "  throughput (decode whole files):   {:.0} tracks/min -> seeking is {:.2}x faster",
             through.tracks_per_min(),
             through.elapsed_s / seek.elapsed_s
         );
+    }
+    if !args.no_model {
+        let mut embedder = Embedder::open(None, args.device)?;
+        let device = embedder.device_description().to_string();
+        let with_model = timed_import(&corpus, &options, Some(&mut embedder))?;
+        println!(
+            "  with the DPNN ({}, {device}): {:.0} tracks/min, {:.0} clips/s end to end (decode + log-mel + \
+             model + SQLite) -> the model costs {:.0} % of the import time",
+            embedder.model_version(),
+            with_model.tracks_per_min(),
+            f64::from(with_model.n_clips) / with_model.elapsed_s,
+            100.0 * (1.0 - seek.elapsed_s / with_model.elapsed_s)
+        );
+        if let Some(after) = peak_rss_mib() {
+            println!("  peak memory after both imports (RSS high-water mark): {after:.0} MiB");
+        }
     }
     Ok(())
 }

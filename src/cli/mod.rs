@@ -86,9 +86,11 @@ fn db_path(cli_db: &Option<PathBuf>) -> anyhow::Result<PathBuf> {
 }
 
 fn init_logging(verbose: u8) {
+    // symphonia warns about every quirk of every file it reads ("packet type
+    // 1 unexpected"); our own messages already name the files that fail.
     let default = match verbose {
-        0 => "warn",
-        1 => "info",
+        0 => "warn,symphonia=error",
+        1 => "info,symphonia=error",
         _ => "debug",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()

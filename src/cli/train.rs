@@ -17,7 +17,7 @@ use tuneatlas::model::infer::Embedder;
 use tuneatlas::model::init::{init_card, init_model};
 use tuneatlas::model::record::{ModelBundle, Provenance, save_dir};
 use tuneatlas::train::corpus::{Corpus, read_targets, read_track_list, split_by_source};
-use tuneatlas::train::distill::{Distill, DistillConfig, DistillData, teacher_columns};
+use tuneatlas::train::distill::{Distill, DistillConfig, DistillData, MIN_POSITIVE_CLIPS, teacher_columns};
 use tuneatlas::train::eval::{Figures, evaluate_embedder, evaluate_teacher};
 use tuneatlas::train::features::{FeatureStore, load_or_compute};
 use tuneatlas::train::trainer::{LoopConfig, TrainEvent, run};
@@ -355,6 +355,12 @@ fn distill(args: &DistillArgs) -> anyhow::Result<()> {
             card.metrics.insert(format!("valid.{key}.{k}"), v);
         }
     }
+    let names: Vec<String> = vocab.iter().map(|(_, _, t)| t.to_string()).collect();
+    card.untaught = data.untaught_tags().into_iter().map(|j| names[j].clone()).collect();
+    eprintln!(
+        "untaught (fewer than {MIN_POSITIVE_CLIPS} positive training clips): {}",
+        card.untaught.join(", ")
+    );
     save_dir(&args.out, &card, &outcome.model.valid())?;
     // The validation list, so `tuneatlas eval` can reproduce the card's figures.
     let valid_list = args.out.join("valid.tsv");

@@ -25,7 +25,7 @@ pub type Finished<T> = (T, Result<Embedding>);
 /// Batches clips across tracks for one [`Embedder`] (see module docs).
 pub struct ModelBatcher<'e, T> {
     embedder: &'e mut Embedder,
-    tag_names: Vec<(String, String)>,
+    tag_names: Vec<Option<(String, String)>>,
     queue: VecDeque<Pending<T>>,
     /// Clips queued and not yet embedded.
     waiting_clips: usize,
@@ -138,14 +138,20 @@ pub fn model_row(embedder: &Embedder) -> ModelRow {
 
 /// Track-level outputs from clip outputs: the DESIGN's track vector (mean of
 /// normalised clip vectors, re-normalised) and the mean tag scores.
-fn assemble(tag_names: &[(String, String)], outputs: Vec<ClipOutput>) -> Embedding {
+fn assemble(tag_names: &[Option<(String, String)>], outputs: Vec<ClipOutput>) -> Embedding {
     let scores: Vec<&[f32]> = outputs.iter().map(|o| o.tag_scores.as_slice()).collect();
     let mean = mean_scores(&scores);
     let clip_vectors: Vec<Vec<f32>> = outputs.into_iter().map(|o| o.embedding).collect();
     let tags = tag_names
         .iter()
         .zip(mean)
-        .map(|((category, tag), score)| TagScore { category: category.clone(), tag: tag.clone(), score })
+        .filter_map(|(name, score)| {
+            name.as_ref().map(|(category, tag)| TagScore {
+                category: category.clone(),
+                tag: tag.clone(),
+                score,
+            })
+        })
         .collect();
     Embedding { track_vector: track_vector(&clip_vectors), clip_vectors, tags }
 }

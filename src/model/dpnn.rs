@@ -116,7 +116,7 @@ impl Default for DpnnConfig {
                 b(64, [3, 5], [1, 1], [5, 2]),
             ],
             embedding_dim: 256,
-            tags: TagCounts { genre: 35, style: 24, mood: 8, theme: 7 },
+            tags: TagCounts { genre: 35, style: 19, mood: 13, theme: 7 },
             elu_alpha: 1.0,
             bn_epsilon: 1e-5,
             dropout: 0.25,

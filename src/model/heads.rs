@@ -22,9 +22,9 @@ use serde::{Deserialize, Serialize};
 pub enum TagCategory {
     /// What kind of music: rock, jazz, techno, ...
     Genre,
-    /// How it sounds: instruments, vocals, tempo, loudness.
+    /// How it sounds: instruments, vocals, beat, production.
     Style,
-    /// How it feels: sad, happy, mellow, ...
+    /// How it feels: fast, slow, quiet, loud, sad, happy, mellow, ...
     Mood,
     /// What it is for or when it is from: party, eras.
     Theme,
@@ -76,7 +76,7 @@ pub type CategoryScores<'a> = (TagCategory, Vec<(&'a str, f32)>);
 pub struct TagVocabulary {
     /// Genre tags, outputs `0..genre.len()`.
     pub genre: Vec<String>,
-    /// Style tags (instruments, vocals, tempo, production), next block.
+    /// Style tags (instruments, vocals, beat, production), next block.
     pub style: Vec<String>,
     /// Mood tags, next block.
     pub mood: Vec<String>,
@@ -217,7 +217,10 @@ use TagCategory::{Genre, Mood, Style, Theme};
 /// "no vocal(s)/no voice" with "instrumental"; "classic" with "classical";
 /// "choir"/"choral"; "beat"/"beats"). Kept apart: tags that name different
 /// things even if close (chill vs chillout, electronic vs electronica vs
-/// electro). Eras are themes. The distillation issue may refine this; the
+/// electro). Tempo and dynamics (fast, slow, loud, quiet, soft) are moods:
+/// they are how a piece feels, and on instrumental game music they are the
+/// mood cues the teachers actually hear (their affect tags — happy, sad,
+/// mellow — barely fire on this corpus). Eras are themes. The
 /// mapping travels in `model.toml` (`[teacher_tags]`) so targets can be built
 /// from it (e.g. the max of the merged teacher probabilities).
 const INIT_TAGS: &[TeacherTag] = &[
@@ -293,13 +296,14 @@ const INIT_TAGS: &[TeacherTag] = &[
     t(Style, "drums", &["mtt:drums"]),
     t(Style, "beat", &["mtt:beat", "mtt:beats"]),
     t(Style, "solo", &["mtt:solo"]),
-    // style: tempo and production
-    t(Style, "fast", &["mtt:fast"]),
-    t(Style, "slow", &["mtt:slow"]),
-    t(Style, "loud", &["mtt:loud"]),
-    t(Style, "quiet", &["mtt:quiet"]),
-    t(Style, "soft", &["mtt:soft"]),
-    // mood
+    // mood: tempo and dynamics (how it feels; the MTT listeners' own mood
+    // cues, and the ones the teachers can actually hear in game music)
+    t(Mood, "fast", &["mtt:fast"]),
+    t(Mood, "slow", &["mtt:slow"]),
+    t(Mood, "loud", &["mtt:loud"]),
+    t(Mood, "quiet", &["mtt:quiet"]),
+    t(Mood, "soft", &["mtt:soft"]),
+    // mood: affect (Last.fm listeners' words)
     t(Mood, "happy", &["msd:happy"]),
     t(Mood, "sad", &["msd:sad"]),
     t(Mood, "mellow", &["msd:Mellow"]),
@@ -378,9 +382,9 @@ mod tests {
     fn vocabulary_is_valid_and_ordered() {
         let v = teacher_vocabulary();
         v.validate().unwrap();
-        assert_eq!(v.counts(), TagCounts { genre: 35, style: 24, mood: 8, theme: 7 });
+        assert_eq!(v.counts(), TagCounts { genre: 35, style: 19, mood: 13, theme: 7 });
         assert_eq!(v.len(), 74);
-        assert_eq!(v.range(TagCategory::Mood), 59..67);
+        assert_eq!(v.range(TagCategory::Mood), 54..67);
         let (i, c, t) = v.iter().nth(35).unwrap();
         assert_eq!((i, c, t), (35, TagCategory::Style, "female vocals"));
         let scores: Vec<f32> = (0..74).map(|i| i as f32).collect();

@@ -158,9 +158,14 @@ impl Embedder {
     }
 
     /// `(category, tag)` of every score in [`ClipOutput::tag_scores`], in
-    /// output order — what a store needs beside the scores.
-    pub fn tag_names(&self) -> Vec<(String, String)> {
-        self.vocabulary().iter().map(|(_, c, t)| (c.to_string(), t.to_string())).collect()
+    /// output order — what a store needs beside the scores — or `None` for a
+    /// tag the model card marks untaught (not to be stored or shown).
+    pub fn tag_names(&self) -> Vec<Option<(String, String)>> {
+        let untaught = &self.card().untaught;
+        self.vocabulary()
+            .iter()
+            .map(|(_, c, t)| (!untaught.iter().any(|u| u == t)).then(|| (c.to_string(), t.to_string())))
+            .collect()
     }
 
     /// Clips per call that make good use of the device, from

@@ -178,6 +178,7 @@ pub fn init_card(config: &DpnnConfig, vocab: &TagVocabulary, seed: u64) -> Model
             licence: "GPL-3.0-or-later (as tuneatlas; the values are generated, not learned)".into(),
         },
         metrics: Default::default(),
+        untaught: Vec::new(),
     }
 }
 

@@ -159,6 +159,12 @@ pub struct ModelCard {
     /// Evaluation figures (name → value); empty for an untrained model.
     #[serde(default)]
     pub metrics: std::collections::BTreeMap<String, f64>,
+    /// Tags the training data could not teach (the teachers almost never
+    /// fired on them). The heads still compute them, but their scores are
+    /// not stored or shown: presenting them would pretend to a knowledge the
+    /// model does not have.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub untaught: Vec<String>,
 }
 
 impl ModelCard {
@@ -211,6 +217,11 @@ impl ModelCard {
                 "[config] n_mels × n_frames is {} × {} but the features are {} × {}",
                 self.config.n_mels, self.config.n_frames, current.n_mels, current.n_frames
             ));
+        }
+        if let Some(t) =
+            self.untaught.iter().find(|t| !self.vocabulary.iter().any(|(_, _, v)| v == t.as_str()))
+        {
+            return bad(format!("untaught tag {t:?} is not in [vocabulary]"));
         }
         if self.weights.format != "burnpack" {
             return bad(format!(

@@ -114,7 +114,14 @@ pub struct DistillData {
     pub lsi: Lsi,
     /// Clips of each track.
     pub clips_of_track: Vec<Vec<usize>>,
+    /// Per head: training clips whose (merged) teacher probability reaches
+    /// `lsi_tag_threshold` — how much the corpus can teach that tag.
+    pub train_positive_clips: Vec<usize>,
 }
+
+/// Fewest positive training clips for a tag to count as taught (see
+/// [`DistillData::untaught_tags`]).
+pub const MIN_POSITIVE_CLIPS: usize = 20;
 
 /// For each vocabulary tag, the columns of the teacher table it merges.
 pub fn teacher_columns(
@@ -206,6 +213,16 @@ impl DistillData {
         }
         let train_clip_rows: Vec<usize> =
             train_tracks.iter().flat_map(|&t| clips_of_track[t].iter().copied()).collect();
+        let mut train_positive_clips = vec![0usize; n_tags];
+        for &c in &train_clip_rows {
+            let Some(row) = corpus.clips[c].target_row else { continue };
+            let p = targets.probs_of(row);
+            for (j, cols) in columns.iter().enumerate() {
+                if cols.iter().any(|&k| p[k] >= cfg.lsi_tag_threshold) {
+                    train_positive_clips[j] += 1;
+                }
+            }
+        }
         let fit_rows = binary.select(ndarray::Axis(0), &train_clip_rows);
         let lsi = Lsi::fit(fit_rows.view(), cfg.lsi_topics)?;
         let mut lsi_vectors = lsi.project(binary.view())?;
@@ -225,7 +242,15 @@ impl DistillData {
             lsi_vectors,
             lsi,
             clips_of_track,
+            train_positive_clips,
         })
+    }
+
+    /// Indices of the heads with fewer than [`MIN_POSITIVE_CLIPS`] positive
+    /// training clips: the corpus cannot teach them (vocal tags on game
+    /// music, Last.fm's affect words), so the model card marks them untaught.
+    pub fn untaught_tags(&self) -> Vec<usize> {
+        (0..self.n_tags).filter(|&j| self.train_positive_clips[j] < MIN_POSITIVE_CLIPS).collect()
     }
 
     /// Training steps in one pass over the training tracks.
