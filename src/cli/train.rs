@@ -104,9 +104,12 @@ pub struct DistillArgs {
     /// Teacher temperature (1: probabilities as given; < 1 sharpens).
     #[arg(long, default_value_t = 1.0)]
     pub temperature: f32,
-    /// Triplet margin on squared distances of unit vectors.
-    #[arg(long, default_value_t = 0.3)]
+    /// Triplet margin on squared distances (per dimension; 0–4 range with --unit-sphere).
+    #[arg(long, default_value_t = 0.5)]
     pub margin: f32,
+    /// Triplet distances between L2-normalised representations instead of raw ones.
+    #[arg(long)]
+    pub unit_sphere: bool,
     /// LSI topics.
     #[arg(long, default_value_t = 16)]
     pub lsi_topics: usize,
@@ -243,6 +246,7 @@ fn distill(args: &DistillArgs) -> anyhow::Result<()> {
         lsi_weight: args.lsi_weight,
         track_weight: args.track_weight,
         margin: args.margin,
+        unit_sphere: args.unit_sphere,
         lsi_topics: args.lsi_topics,
         ..DistillConfig::default()
     };

@@ -60,8 +60,12 @@ pub struct DistillConfig {
     pub lsi_weight: f32,
     /// Weight of the same-track triplet term (c).
     pub track_weight: f32,
-    /// Triplet margin α on squared distances of unit vectors (range 0–4).
+    /// Triplet margin α on squared distances (per dimension for raw
+    /// representations; on the unit sphere, where distances range 0–4).
     pub margin: f32,
+    /// Measure triplet distances between L2-normalised representations
+    /// (FaceNet) instead of raw ones (the paper; the default).
+    pub unit_sphere: bool,
     /// Teacher probability at which a tag counts as present (LSI, AUC).
     pub lsi_tag_threshold: f32,
     /// LSI topics.
@@ -83,7 +87,8 @@ impl Default for DistillConfig {
             temperature: 1.0,
             lsi_weight: 1.0,
             track_weight: 1.0,
-            margin: 0.3,
+            margin: 0.5,
+            unit_sphere: false,
             lsi_tag_threshold: 0.2,
             lsi_topics: 16,
             positive_min_cos: 0.8,
@@ -427,10 +432,24 @@ impl Objective for Distill<'_> {
             add("bce", bce, self.cfg.bce_weight, &mut total, &mut parts);
         }
 
-        // Squared distances of the unit representations: 2 − 2·cos.
-        let norm = embedding.clone().square().sum_dim(1).add_scalar(1e-12).sqrt();
-        let unit = embedding / norm;
-        let dist = (unit.clone().matmul(unit.transpose()).mul_scalar(-2.0).add_scalar(2.0)).clamp_min(0.0);
+        // Squared Euclidean distances of the representations, as in the
+        // paper: |a|² + |b|² − 2a·b. On the unit sphere (`unit_sphere`) a
+        // common offset of all embeddings shrinks every distance and the
+        // hardest-triplet loss sits at the margin (a collapse FaceNet
+        // describes); raw distances are invariant to that offset.
+        let e = if self.cfg.unit_sphere {
+            let norm = embedding.clone().square().sum_dim(1).add_scalar(1e-12).sqrt();
+            embedding / norm
+        } else {
+            embedding
+        };
+        // Per dimension (÷ D) for raw representations, so the triplet terms
+        // live on the scale of the BCE term whatever the embedding width.
+        let scale = if self.cfg.unit_sphere { 1.0 } else { 1.0 / e.dims()[1] as f32 };
+        let sq = e.clone().square().sum_dim(1);
+        let dist = (sq.clone() + sq.transpose() - e.clone().matmul(e.transpose()).mul_scalar(2.0))
+            .clamp_min(0.0)
+            .mul_scalar(scale);
         let dist_host: Vec<f32> = dist.clone().into_data().iter::<f32>().collect();
         let dist_host = ArrayView2::from_shape((b, b), &dist_host)
             .map_err(|e| Error::Invalid(format!("distance matrix shape: {e}")))?;
@@ -515,6 +534,9 @@ pub fn evaluate(
     let mut out = Vec::new();
     if let Some(p) = metrics::same_track_p_at_1(vectors, dim, &track_of) {
         out.push(("same_track_p1".into(), p));
+    }
+    if let Some(c) = metrics::mean_pairwise_cosine(vectors, dim) {
+        out.push(("mean_cos".into(), c));
     }
     // Track vectors over the tracks present, with their albums.
     let mut tracks: Vec<usize> = track_of.clone();

@@ -96,6 +96,29 @@ pub fn same_album_p_at_k(track_vectors: &[f32], dim: usize, album_of: &[u32], k:
     (queries > 0).then(|| sum / queries as f64)
 }
 
+/// Mean cosine over all pairs of distinct rows: a collapse detector (near 1
+/// means every clip points the same way and similarity carries little).
+/// `None` with fewer than two rows.
+pub fn mean_pairwise_cosine(rows: &[f32], dim: usize) -> Option<f64> {
+    let mut unit = rows.to_vec();
+    normalise_rows(&mut unit, dim);
+    let n = unit.len() / dim.max(1);
+    if n < 2 {
+        return None;
+    }
+    // Σ_{i≠j} u_i·u_j = |Σ u_i|² − Σ |u_i|².
+    let mut sum = vec![0.0f64; dim];
+    let mut self_dots = 0.0f64;
+    for r in unit.chunks_exact(dim) {
+        for (s, v) in sum.iter_mut().zip(r) {
+            *s += f64::from(*v);
+        }
+        self_dots += r.iter().map(|v| f64::from(v * v)).sum::<f64>();
+    }
+    let total: f64 = sum.iter().map(|s| s * s).sum();
+    Some((total - self_dots) / (n * (n - 1)) as f64)
+}
+
 /// ROC-AUC of `scores` against binary `labels` (Mann–Whitney U with average
 /// ranks for ties). `None` without both positives and negatives.
 pub fn roc_auc(scores: &[f32], labels: &[bool]) -> Option<f64> {
@@ -172,5 +195,8 @@ mod tests {
         assert_eq!(same_album_p_at_k(&tracks, 2, &albums, 1), Some(1.0));
         assert_eq!(same_album_p_at_k(&tracks, 2, &albums, 2), Some(0.5));
         assert_eq!(same_album_p_at_k(&tracks, 2, &[0, 1, 2, 3], 1), None);
+        let c = mean_pairwise_cosine(&[1.0, 0.0, 0.0, 2.0, 1.0, 1.0], 2).unwrap();
+        let expected = (0.0 + 2f64.sqrt() / 2.0 + 2f64.sqrt() / 2.0) / 3.0;
+        assert!((c - expected).abs() < 1e-6, "{c}");
     }
 }
