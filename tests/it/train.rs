@@ -103,7 +103,8 @@ fn gradients_are_finite_and_agree_between_wgpu_and_cpu() {
 }
 
 /// A generated corpus: `albums` albums of 2 tracks, 20 s each (2 clips), the
-/// tone and its teacher tags depending on the album, plus targets and list.
+/// tone and its teacher tags depending on the album (and a few on the
+/// track), plus the targets.
 fn tiny_corpus(dir: &Path, albums: usize) -> Corpus {
     let sources = teacher_sources();
     let mut columns: Vec<String> = sources.values().flatten().cloned().collect();
@@ -119,7 +120,11 @@ fn tiny_corpus(dir: &Path, albums: usize) -> Corpus {
                 let probs: Vec<String> = columns
                     .iter()
                     .enumerate()
-                    .map(|(c, _)| if c % albums == a { "0.9".into() } else { "0.02".into() })
+                    .map(|(c, _)| match (c % albums == a, c % 7 == k) {
+                        (true, _) => "0.9".into(),
+                        (false, true) => "0.5".into(),
+                        _ => "0.02".into(),
+                    })
                     .collect();
                 tsv.push_str(&format!("{clip_id}\t{rel}\t{start:.3}\t{}\n", probs.join("\t")));
                 clip_id += 1;
@@ -258,4 +263,63 @@ fn distillation_learns_checkpoints_and_resumes_to_the_same_weights() {
         &mut |_| {},
     );
     assert!(r.unwrap_err().to_string().contains("other training settings"));
+}
+
+#[test]
+fn train_distill_and_eval_commands_make_and_measure_a_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = tiny_corpus(dir.path(), 4);
+    let mut list = String::from("rel_path\tsource\talbum\tartist\ttitle\tlicense\tduration_s\tkind\n");
+    for t in &corpus.tracks {
+        list.push_str(&format!("{}\t{}\t{}\ta\tt\tCC0\t20.000\tgenerated\n", t.rel_path, t.source, t.album));
+    }
+    let list_path = dir.path().join("list.tsv");
+    std::fs::write(&list_path, list).unwrap();
+    let p = |q: &str| dir.path().join(q).to_str().unwrap().to_string();
+    let bin = env!("CARGO_BIN_EXE_tuneatlas");
+    let out = std::process::Command::new(bin)
+        .args(["train", "distill", "--corpus", &p(""), "--targets", &p("targets"), "--list", &p("list.tsv")])
+        .args(["--out", &p("models/tiny"), "--cache", &p("cache"), "--checkpoints", &p("runs/tiny")])
+        .args(["--epochs", "2", "--tracks-per-batch", "3", "--lsi-topics", "3", "--valid-fraction", "0.25"])
+        .args(["--validate-every", "0", "--checkpoint-every", "2", "--version", "tiny-1"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "train distill failed: {stderr}");
+    let bundle = ModelBundle::read_dir(&dir.path().join("models/tiny")).unwrap();
+    assert!(bundle.card.trained);
+    assert_eq!(bundle.card.version, "tiny-1");
+    assert!(bundle.card.metrics.contains_key("valid.same_track_p1"), "{:?}", bundle.card.metrics);
+    assert!(dir.path().join("models/tiny/valid.tsv").exists());
+
+    // Resuming a finished run writes the same model again.
+    let again = std::process::Command::new(bin)
+        .args(["train", "distill", "--corpus", &p(""), "--targets", &p("targets"), "--list", &p("list.tsv")])
+        .args(["--out", &p("models/tiny"), "--cache", &p("cache"), "--checkpoints", &p("runs/tiny")])
+        .args(["--epochs", "2", "--tracks-per-batch", "3", "--lsi-topics", "3", "--valid-fraction", "0.25"])
+        .args(["--validate-every", "0", "--checkpoint-every", "2", "--version", "tiny-1", "--resume"])
+        .output()
+        .unwrap();
+    assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
+    // Same values (the file's parameter ids may differ: a reloaded network
+    // takes its ids from the skeleton it was loaded into).
+    let cpu = ComputeDevice::cpu();
+    let first = bundle.instantiate(&cpu).unwrap();
+    let second = ModelBundle::read_dir(&dir.path().join("models/tiny")).unwrap().instantiate(&cpu).unwrap();
+    assert_eq!(weights_of(&first), weights_of(&second));
+
+    // eval on the held-out list, with and without teacher targets.
+    for with_targets in [true, false] {
+        let mut cmd = std::process::Command::new(bin);
+        cmd.args(["eval", "--corpus", &p(""), "--list", &p("models/tiny/valid.tsv"), "--cache", &p("cache")])
+            .args(["--model", &p("models/tiny"), "--device", "cpu"]);
+        if with_targets {
+            cmd.args(["--targets", &p("targets")]);
+        }
+        let out = cmd.output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "eval failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(stdout.contains("tiny-1 (student)") && stdout.contains("same_track_p1"), "{stdout}");
+        assert_eq!(stdout.contains("tag_auc"), with_targets, "{stdout}");
+    }
 }
