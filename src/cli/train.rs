@@ -98,6 +98,9 @@ pub struct DistillArgs {
     /// Weight of the same-track triplet term.
     #[arg(long, default_value_t = 1.0)]
     pub track_weight: f32,
+    /// Weight of the relational term (student cosines → teacher penultimate cosines); 0 = off.
+    #[arg(long, default_value_t = 1.0)]
+    pub relational_weight: f32,
     /// Weight of the soft-target BCE term.
     #[arg(long, default_value_t = 1.0)]
     pub bce_weight: f32,
@@ -245,6 +248,7 @@ fn distill(args: &DistillArgs) -> anyhow::Result<()> {
         temperature: args.temperature,
         lsi_weight: args.lsi_weight,
         track_weight: args.track_weight,
+        relational_weight: args.relational_weight,
         margin: args.margin,
         unit_sphere: args.unit_sphere,
         lsi_topics: args.lsi_topics,

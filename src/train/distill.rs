@@ -15,7 +15,14 @@
 //!   L2-normalised representation;
 //! - **(c) same-track triplets**: two clips of one track are positives, clips
 //!   of other albums negatives (Lee, Park & Nam's track concept), which is
-//!   what makes a track's clips — and so its track vector — coherent.
+//!   what makes a track's clips — and so its track vector — coherent;
+//! - **(d) relational distillation** of the teachers' 400-d penultimate
+//!   embedding: inside each batch the student's clip-to-clip cosines are
+//!   regressed onto the teachers' (mean squared difference). This is the
+//!   issue's optional "regression to the teacher penultimate", in the form
+//!   that needs no projection layer and transfers exactly what retrieval
+//!   uses — which clips the teachers find alike (production, instrumentation,
+//!   album consistency), which the tag-based terms alone do not teach.
 //!
 //! Batches are `tracks_per_batch` training tracks × `clips_per_track` clips,
 //! the tracks in a seeded per-epoch permutation, the clips and augmentation
@@ -60,6 +67,10 @@ pub struct DistillConfig {
     pub lsi_weight: f32,
     /// Weight of the same-track triplet term (c).
     pub track_weight: f32,
+    /// Weight of (d), relational distillation of the teachers' penultimate
+    /// embedding: the batch's cosine matrix is pulled towards the teachers'
+    /// (no projection needed); 0 turns it off.
+    pub relational_weight: f32,
     /// Triplet margin α on squared distances (per dimension for raw
     /// representations; on the unit sphere, where distances range 0–4).
     pub margin: f32,
@@ -87,6 +98,7 @@ impl Default for DistillConfig {
             temperature: 1.0,
             lsi_weight: 1.0,
             track_weight: 1.0,
+            relational_weight: 1.0,
             margin: 0.5,
             unit_sphere: false,
             lsi_tag_threshold: 0.2,
@@ -122,6 +134,11 @@ pub struct DistillData {
     /// Per head: training clips whose (merged) teacher probability reaches
     /// `lsi_tag_threshold` — how much the corpus can teach that tag.
     pub train_positive_clips: Vec<usize>,
+    /// Per clip: the teachers' penultimate row, L2-normalised (n_clips ×
+    /// its width), or empty when the targets have none.
+    pub teacher_unit: Vec<f32>,
+    /// Width of a `teacher_unit` row (0 when absent).
+    pub teacher_dim: usize,
 }
 
 /// Fewest positive training clips for a tag to count as taught (see
@@ -237,6 +254,18 @@ impl DistillData {
                 row /= n;
             }
         }
+        let teacher_dim = targets.penultimate_dim;
+        let mut teacher_unit = Vec::new();
+        if teacher_dim > 0 {
+            teacher_unit.reserve(n_clips * teacher_dim);
+            for clip in &corpus.clips {
+                match clip.target_row {
+                    Some(r) => teacher_unit.extend_from_slice(targets.penultimate_of(r)),
+                    None => teacher_unit.extend(std::iter::repeat_n(0.0, teacher_dim)),
+                }
+            }
+            metrics::normalise_rows(&mut teacher_unit, teacher_dim);
+        }
         Ok(DistillData {
             corpus,
             features,
@@ -248,6 +277,8 @@ impl DistillData {
             lsi,
             clips_of_track,
             train_positive_clips,
+            teacher_unit,
+            teacher_dim,
         })
     }
 
@@ -437,6 +468,7 @@ impl Objective for Distill<'_> {
         // common offset of all embeddings shrinks every distance and the
         // hardest-triplet loss sits at the margin (a collapse FaceNet
         // describes); raw distances are invariant to that offset.
+        let embedding_for_rel = embedding.clone();
         let e = if self.cfg.unit_sphere {
             let norm = embedding.clone().square().sum_dim(1).add_scalar(1e-12).sqrt();
             embedding / norm
@@ -494,6 +526,35 @@ impl Objective for Distill<'_> {
             let mined = mine_hardest(dist_host, pos.view(), neg.view())?;
             if let Some(term) = triplet_term(&dist, &mined.triplets, self.cfg.margin, &self.device) {
                 add("track", term, self.cfg.track_weight, &mut total, &mut parts);
+            }
+        }
+
+        // (d) relational distillation: student cosines → teacher cosines.
+        if self.cfg.relational_weight > 0.0 && data.teacher_dim > 0 {
+            let td = data.teacher_dim;
+            let mut target = vec![0.0f32; b * b];
+            let mut mask = vec![0.0f32; b * b];
+            for i in 0..b {
+                for j in 0..b {
+                    if i == j || mixed[i] || mixed[j] {
+                        continue;
+                    }
+                    let (ci, cj) = (clips[i], clips[j]);
+                    let ti = &data.teacher_unit[ci * td..(ci + 1) * td];
+                    let tj = &data.teacher_unit[cj * td..(cj + 1) * td];
+                    target[i * b + j] = ti.iter().zip(tj).map(|(x, y)| x * y).sum();
+                    mask[i * b + j] = 1.0;
+                }
+            }
+            let n_pairs: f32 = mask.iter().sum();
+            if n_pairs > 0.0 {
+                let norm = embedding_for_rel.clone().square().sum_dim(1).add_scalar(1e-12).sqrt();
+                let unit = embedding_for_rel / norm;
+                let student = unit.clone().matmul(unit.transpose());
+                let target = Tensor::<2>::from_data(TensorData::new(target, [b, b]), &self.device);
+                let mask = Tensor::<2>::from_data(TensorData::new(mask, [b, b]), &self.device);
+                let rel = ((student - target).square() * mask).sum().div_scalar(n_pairs);
+                add("relational", rel, self.cfg.relational_weight, &mut total, &mut parts);
             }
         }
 
