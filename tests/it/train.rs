@@ -144,6 +144,27 @@ fn tiny_corpus(dir: &Path, albums: usize) -> Corpus {
     let targets_dir = dir.join("targets");
     std::fs::create_dir_all(&targets_dir).unwrap();
     std::fs::write(targets_dir.join("clips.tsv"), tsv).unwrap();
+    // Teacher penultimate rows (f16, [clips, 8]): album-shaped, for term (d).
+    let n_clips = clip_id as u64;
+    let mut buf = Vec::new();
+    {
+        use npyz::WriterBuilder;
+        let mut w = npyz::WriteOptions::<half::f16>::new()
+            .default_dtype()
+            .shape(&[n_clips, 8])
+            .writer(&mut buf)
+            .begin_nd()
+            .unwrap();
+        for c in 0..n_clips {
+            let album = (c / 2 / 2) as usize; // 2 clips per track, 2 tracks per album
+            for d in 0..8 {
+                let v = if d % albums == album { 1.0 } else { 0.1 * ((c + d as u64) % 3) as f32 };
+                w.push(&half::f16::from_f32(v)).unwrap();
+            }
+        }
+        w.finish().unwrap();
+    }
+    std::fs::write(targets_dir.join("penultimate.npy"), buf).unwrap();
     Corpus::with_targets(dir, tracks, read_targets(&targets_dir).unwrap()).unwrap()
 }
 
@@ -195,6 +216,7 @@ fn distillation_learns_checkpoints_and_resumes_to_the_same_weights() {
         run(model, &card, &mut objective, &loop_config(total), &out_a, false, &device, &cancel, &mut |e| {
             if let TrainEvent::Step { parts, .. } = e {
                 losses.extend(parts.iter().filter(|(k, _)| k == "bce").map(|(_, v)| *v));
+                assert!(parts.iter().any(|(k, v)| k == "relational" && v.is_finite()), "{parts:?}");
             }
         })
         .unwrap();
