@@ -339,7 +339,16 @@ fn distill(args: &DistillArgs) -> anyhow::Result<()> {
         &mut on_event,
     );
     b.finish_and_clear();
-    let outcome = outcome?;
+    let outcome = match outcome {
+        Err(tuneatlas::Error::Cancelled) => {
+            eprintln!(
+                "stopped: the last step is saved in {}; run the same command with --resume to go on",
+                checkpoints.display()
+            );
+            return Ok(());
+        }
+        other => other?,
+    };
     eprintln!("training took {:.1} min in this process", outcome.seconds / 60.0);
 
     // Final figures through the real inference path, next to the teachers'.
