@@ -375,8 +375,9 @@ impl ModelBundle {
     }
 }
 
-/// Finds the first parameter holding a non-finite value, by path.
-fn first_non_finite(model: &Dpnn) -> Option<String> {
+/// Finds the first parameter holding a non-finite value, by path (loading
+/// refuses such weights; the trainer stops on them).
+pub(crate) fn first_non_finite(model: &Dpnn) -> Option<String> {
     struct Finder {
         path: Vec<String>,
         bad: Option<String>,

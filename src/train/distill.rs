@@ -355,10 +355,7 @@ impl<'a> Distill<'a> {
     }
 
     fn input(&self, clips: &[usize], device: &burn::tensor::Device) -> Tensor<4> {
-        let mut x = vec![0.0f32; clips.len() * CLIP_VALUES];
-        for (dst, &c) in x.chunks_exact_mut(CLIP_VALUES).zip(clips) {
-            self.data.features.read_clip(c, dst);
-        }
+        let x = self.data.features.read_clips(clips);
         Tensor::from_data(TensorData::new(x, [clips.len(), 1, N_MELS, N_FRAMES]), device)
     }
 
@@ -412,10 +409,7 @@ impl Objective for Distill<'_> {
         let n_tags = data.n_tags;
 
         // Inputs (augmented) and head targets (mixed alike).
-        let mut x = vec![0.0f32; b * CLIP_VALUES];
-        for (dst, &c) in x.chunks_exact_mut(CLIP_VALUES).zip(&clips) {
-            data.features.read_clip(c, dst);
-        }
+        let mut x = data.features.read_clips(&clips);
         let mut targets: Vec<f32> = clips
             .iter()
             .flat_map(|&c| data.head_targets[c * n_tags..(c + 1) * n_tags].iter().copied())

@@ -66,6 +66,16 @@ impl FeatureStore {
         }
     }
 
+    /// Several clips' log-mels back to back (`clips.len() × CLIP_VALUES`),
+    /// the layout of a `[batch, 1, N_MELS, N_FRAMES]` input.
+    pub fn read_clips(&self, clips: &[usize]) -> Vec<f32> {
+        let mut x = vec![0.0f32; clips.len() * CLIP_VALUES];
+        for (dst, &c) in x.chunks_exact_mut(CLIP_VALUES).zip(clips) {
+            self.read_clip(c, dst);
+        }
+        x
+    }
+
     /// Builds a store from f32 log-mels (tests and in-memory corpora).
     pub fn from_f32(clips: &[Vec<f32>]) -> FeatureStore {
         let mut data = Vec::with_capacity(clips.len() * CLIP_VALUES);

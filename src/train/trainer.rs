@@ -22,7 +22,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use burn::module::{Module, ModuleVisitor, Param};
+use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
@@ -30,7 +30,7 @@ use serde::{Deserialize, Serialize};
 use crate::jobs::CancelToken;
 use crate::model::backend::ComputeDevice;
 use crate::model::dpnn::Dpnn;
-use crate::model::record::{ModelBundle, ModelCard, save_dir};
+use crate::model::record::{ModelBundle, ModelCard, first_non_finite, save_dir};
 use crate::{Error, Result};
 
 /// Name of the checkpoint folder inside a run's output folder.
@@ -164,31 +164,6 @@ pub struct RunOutcome {
     pub history: Vec<(usize, Vec<(String, f64)>)>,
     /// Seconds spent in this process (not counting earlier, resumed parts).
     pub seconds: f64,
-}
-
-/// Finds the first parameter whose gradient is missing-but-expected or
-/// non-finite; returns its path.
-fn non_finite_param(model: &Dpnn) -> Option<String> {
-    struct Finder {
-        path: Vec<String>,
-        bad: Option<String>,
-    }
-    impl ModuleVisitor for Finder {
-        fn enter_module(&mut self, name: &str, _container_type: &str) {
-            self.path.push(name.to_string());
-        }
-        fn exit_module(&mut self, _name: &str, _container_type: &str) {
-            self.path.pop();
-        }
-        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-            if self.bad.is_none() && !param.val().into_data().iter::<f32>().all(f32::is_finite) {
-                self.bad = Some(self.path.join("."));
-            }
-        }
-    }
-    let mut f = Finder { path: Vec::new(), bad: None };
-    model.visit(&mut f);
-    f.bad
 }
 
 fn write_checkpoint(
@@ -339,7 +314,7 @@ pub fn run(
         let grads = GradientsParams::from_grads(loss.total.backward(), &model);
         let lr = cfg.learning_rate_at(step);
         let next = optim.step(lr, model.clone(), grads);
-        if let Some(bad) = non_finite_param(&next) {
+        if let Some(bad) = first_non_finite(&next) {
             return Err(Error::Invalid(format!(
                 "the gradients made parameter {bad} non-finite at step {step}; the last checkpoint in {} is \
                  intact. Try a lower learning rate or the CPU backend (--device cpu)",
