@@ -1,11 +1,16 @@
 //! # tuneatlas core
 //!
 //! Everything tuneatlas does — scanning a music folder, decoding clips,
-//! computing log-mel features, storing the library in SQLite, and (later)
-//! embedding tracks with the DPNN — lives here, independent of any GUI, so
+//! computing log-mel features, storing the library in SQLite, embedding
+//! tracks with the DPNN, training it — lives here, independent of any GUI, so
 //! that the desktop app, the command line and the tests all drive the same
-//! code. `cargo check --lib --no-default-features` proves it stays GUI-free.
+//! code. The one exception is [`app`] (feature `gui`): the thin egui/eframe
+//! layer, kept in the library rather than the binary so that GUI tests
+//! (egui_kittest) can drive it. `cargo check --lib --no-default-features`
+//! proves the rest stays GUI-free.
 
+#[cfg(feature = "gui")]
+pub mod app;
 pub mod audio;
 pub mod error;
 pub mod features;

@@ -2,8 +2,6 @@
 //! built with the `gui` feature); with a subcommand it runs the same core
 //! headless, for scripts, servers and tests.
 
-#[cfg(feature = "gui")]
-mod app;
 mod cli;
 
 use std::process::ExitCode;

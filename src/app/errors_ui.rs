@@ -3,7 +3,7 @@
 //! or convert the file) without going to the command line.
 
 use egui::{Sense, TextStyle, TextWrapMode, WidgetText, vec2};
-use tuneatlas::store::FileErrorRow;
+use crate::store::FileErrorRow;
 
 /// Whether the window is open; the rows come from the loaded library.
 #[derive(Debug, Default)]

@@ -11,11 +11,11 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, TryRecvError, unbounded};
-use tuneatlas::jobs::CancelToken;
-use tuneatlas::library::{ImportEvent, ImportOptions, ImportSummary, Outcome, import_folder_with};
-use tuneatlas::model::backend::DeviceChoice;
-use tuneatlas::model::infer::Embedder;
-use tuneatlas::store::{RunStatus, Store};
+use crate::jobs::CancelToken;
+use crate::library::{ImportEvent, ImportOptions, ImportSummary, Outcome, import_folder_with};
+use crate::model::backend::DeviceChoice;
+use crate::model::infer::Embedder;
+use crate::store::{RunStatus, Store};
 
 use super::format::{clock, eta_s, file_name};
 

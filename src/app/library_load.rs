@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 
 use crossbeam_channel::{Receiver, TryRecvError, bounded};
-use tuneatlas::store::{FileErrorRow, Store, TrackRow};
+use crate::store::{FileErrorRow, Store, TrackRow};
 
 /// One consistent snapshot of what the library database holds.
 #[derive(Debug, Default)]

@@ -10,7 +10,7 @@
 use std::cmp::Ordering;
 
 use egui::{Align2, Color32, Rect, Sense, TextStyle, TextWrapMode, Ui, WidgetText, pos2, vec2};
-use tuneatlas::store::TrackRow;
+use crate::store::TrackRow;
 
 use super::format::clock;
 

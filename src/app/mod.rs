@@ -23,7 +23,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::anyhow;
-use tuneatlas::store::FileErrorRow;
+use crate::store::FileErrorRow;
 
 use errors_ui::ErrorsWindow;
 use import_ui::{ImportPanel, ImportUiEvent};

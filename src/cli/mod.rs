@@ -128,7 +128,7 @@ pub fn run() -> ExitCode {
 /// feature, print the help).
 #[cfg(feature = "gui")]
 fn no_command(cli: &Cli) -> anyhow::Result<()> {
-    crate::app::run(db_path(&cli.db)?)
+    tuneatlas::app::run(db_path(&cli.db)?)
 }
 
 /// No subcommand: open the desktop window (or, in a build without the `gui`
