@@ -12,12 +12,17 @@
 #[cfg(feature = "gui")]
 pub mod app;
 pub mod audio;
+pub mod browse;
+pub mod config;
 pub mod error;
+pub mod export;
 pub mod features;
 pub mod index;
 pub mod jobs;
 pub mod library;
+pub mod map;
 pub mod model;
+pub mod playback;
 pub mod store;
 pub mod train;
 

@@ -2,8 +2,8 @@
 //! so a user can see at a glance why a track is not in the library (and fix
 //! or convert the file) without going to the command line.
 
-use egui::{Sense, TextStyle, TextWrapMode, WidgetText, vec2};
 use crate::store::FileErrorRow;
+use egui::{Sense, TextStyle, TextWrapMode, WidgetText, vec2};
 
 /// Whether the window is open; the rows come from the loaded library.
 #[derive(Debug, Default)]

@@ -10,12 +10,12 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender, TryRecvError, unbounded};
 use crate::jobs::CancelToken;
 use crate::library::{ImportEvent, ImportOptions, ImportSummary, Outcome, import_folder_with};
 use crate::model::backend::DeviceChoice;
 use crate::model::infer::Embedder;
 use crate::store::{RunStatus, Store};
+use crossbeam_channel::{Receiver, Sender, TryRecvError, unbounded};
 
 use super::format::{clock, eta_s, file_name};
 
@@ -244,7 +244,9 @@ impl ImportPanel {
         }
     }
 
-    fn start(&mut self, ctx: &egui::Context, folder: &mut String) {
+    /// Starts importing the folder typed in `folder` (also the demo button's
+    /// way in); a bad path is reported in the status line.
+    pub fn start(&mut self, ctx: &egui::Context, folder: &mut String) {
         let text = folder.trim().to_owned();
         let Some(root) = expand_home(&text) else {
             self.last =

@@ -1,36 +1,29 @@
-//! Reads the library (tracks and recorded failures) off the UI thread. On a
-//! 100k-track library the query takes long enough to stutter the window, so
-//! the window asks for a load, keeps drawing, and picks the result up when it
-//! arrives.
+//! Reads the library snapshot (tracks, failures, vectors, tags, user tags;
+//! see [`LibrarySnapshot`]) off the UI thread. On a 100k-track library the
+//! queries take long enough to stutter the window, so the window asks for a
+//! load, keeps drawing, and picks the result up when it arrives.
 
 use std::path::PathBuf;
 
+use crate::browse::LibrarySnapshot;
 use crossbeam_channel::{Receiver, TryRecvError, bounded};
-use crate::store::{FileErrorRow, Store, TrackRow};
-
-/// One consistent snapshot of what the library database holds.
-#[derive(Debug, Default)]
-pub struct LibraryData {
-    /// Present tracks, in the store's listing order.
-    pub tracks: Vec<TrackRow>,
-    /// Files that could not be imported, newest first.
-    pub errors: Vec<FileErrorRow>,
-}
 
 /// A load in progress on the `ta-gui-load` thread.
 #[derive(Debug)]
 pub struct Loader {
-    rx: Receiver<Result<LibraryData, String>>,
+    rx: Receiver<Result<LibrarySnapshot, String>>,
 }
 
 impl Loader {
-    /// Starts reading `db`; `ctx` is woken when the result is ready.
-    pub fn spawn(db: PathBuf, ctx: egui::Context) -> Result<Loader, String> {
+    /// Starts reading `db` for `model_version` (the latest when `None`);
+    /// `ctx` is woken when the result is ready.
+    pub fn spawn(db: PathBuf, model_version: Option<String>, ctx: egui::Context) -> Result<Loader, String> {
         let (tx, rx) = bounded(1);
         std::thread::Builder::new()
             .name("ta-gui-load".into())
             .spawn(move || {
-                let _ = tx.send(load(&db));
+                let _ =
+                    tx.send(LibrarySnapshot::load(&db, model_version.as_deref()).map_err(|e| e.to_string()));
                 ctx.request_repaint();
             })
             .map_err(|e| format!("cannot start the library loader thread: {e}"))?;
@@ -38,7 +31,7 @@ impl Loader {
     }
 
     /// The result once it has arrived; `None` while still loading.
-    pub fn poll(&self) -> Option<Result<LibraryData, String>> {
+    pub fn poll(&self) -> Option<Result<LibrarySnapshot, String>> {
         match self.rx.try_recv() {
             Ok(result) => Some(result),
             Err(TryRecvError::Empty) => None,
@@ -47,12 +40,4 @@ impl Loader {
             }
         }
     }
-}
-
-fn load(db: &std::path::Path) -> Result<LibraryData, String> {
-    // The open error already says "cannot open the library database (why): path".
-    let store = Store::open(db).map_err(|e| e.to_string())?;
-    let tracks = store.tracks(false).map_err(|e| format!("cannot read the tracks: {e}"))?;
-    let errors = store.errors().map_err(|e| format!("cannot read the import errors: {e}"))?;
-    Ok(LibraryData { tracks, errors })
 }

@@ -2,34 +2,56 @@
 //!
 //! The only place in tuneatlas that knows about egui, eframe or rfd. It is a
 //! thin layer: panels draw from state and start work; the work itself (import,
-//! store queries) is the core library's, run on named background threads whose
-//! results come back over channels and wake the window. Each panel lives in
-//! its own file:
+//! store queries, map layout, playback) is the core library's, run on named
+//! background threads whose results come back over channels and wake the
+//! window. Each panel lives in its own file:
 //!
 //! - `import_ui`: folder field, folder picker, import progress and summary;
-//! - `library_ui`: the virtualised, filterable track table and track details;
+//! - `library_ui`: the virtualised, filterable, multi-select track table;
+//! - `map_ui` (+ `map_render`, `map_colors`, `map_job`): the t-SNE map drawn
+//!   by a WGSL point shader, its colouring and its background layout;
+//! - `track_ui`: the selected track's tags, user tags and similar tracks;
+//! - `player_ui`: the player bar over the core's player thread;
+//! - `export_ui`: playlists, tags and projector exports;
 //! - `errors_ui`: the list of files that could not be imported;
-//! - `library_load`: reading the library off the UI thread;
+//! - `library_load`: reading the library snapshot off the UI thread;
 //! - `state`: what is remembered between sessions.
 
 mod errors_ui;
+mod export_ui;
 mod format;
 mod import_ui;
 mod library_load;
 mod library_ui;
+mod map_colors;
+mod map_job;
+mod map_render;
+mod map_ui;
+mod player_ui;
 mod state;
+mod track_ui;
 
-use std::path::PathBuf;
-use std::time::Duration;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use anyhow::anyhow;
-use crate::store::FileErrorRow;
+
+use crate::browse::LibrarySnapshot;
+use crate::map::MapOutcome;
+use crate::store::{Store, TagSource, TrackRow};
 
 use errors_ui::ErrorsWindow;
+use export_ui::{ExportKind, Exporter};
 use import_ui::{ImportPanel, ImportUiEvent};
 use library_load::Loader;
-use library_ui::LibraryView;
-use state::UiState;
+use library_ui::{LibraryView, RowExtras, TableEvent};
+use map_colors::{ColorBy, Legend};
+use map_job::MapJob;
+use map_ui::{MapEvent, MapView};
+use player_ui::PlayerBar;
+use state::{MainView, UiState};
+use track_ui::{SONG_PATH_STEPS, TrackAction, TrackPanel};
 
 /// Storage key of [`UiState`] in eframe's persisted storage.
 const STATE_KEY: &str = "tuneatlas-ui-state";
@@ -38,23 +60,58 @@ const STATE_KEY: &str = "tuneatlas-ui-state";
 /// as cancelled before the process exits anyway (what was committed is kept).
 const SHUTDOWN_WAIT: Duration = Duration::from_secs(5);
 
-/// Opens the window on the library at `db` and returns when it is closed.
-/// Fails only when no window can be opened (no display, no graphics adapter);
-/// everything that goes wrong later is shown inside the window.
-pub fn run(db: PathBuf) -> anyhow::Result<()> {
-    let options = eframe::NativeOptions {
+/// While an import runs, the library is re-read this often so new tracks
+/// show up in the table and on the map without waiting for the end.
+const RELOAD_DURING_IMPORT: Duration = Duration::from_secs(20);
+
+/// How many true nearest neighbours the map rings around the selection.
+const MAP_NEIGHBOURS: usize = 10;
+
+/// Tracks in a radio queue.
+const RADIO_LENGTH: usize = 30;
+
+/// How the window starts.
+#[derive(Debug, Clone)]
+pub struct AppOptions {
+    /// The library file to open.
+    pub db: PathBuf,
+    /// True when `db` was named by the user (`--db`, `TUNEATLAS_DB`); else
+    /// the library opened last is reopened.
+    pub db_explicit: bool,
+    /// Open an audio output (false: `--no-audio`, and the tests).
+    pub audio: bool,
+    /// Open the bundled demo library (importing it the first time).
+    pub demo: bool,
+    /// Save a screenshot of the window here once the library is shown, then
+    /// close (the Xvfb test and the README picture).
+    pub screenshot: Option<PathBuf>,
+    /// Print how long the start took (first frame, library, map) and close
+    /// once settled (`tuneatlas bench startup`).
+    pub startup_report: bool,
+    /// When the process started (the start of the cold-start clock).
+    pub started_at: Instant,
+}
+
+/// Opens the window and returns when it is closed. Fails only when no window
+/// can be opened (no display, no graphics adapter); everything that goes
+/// wrong later is shown inside the window.
+pub fn run(options: AppOptions) -> anyhow::Result<()> {
+    let native = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_title("tuneatlas")
             .with_app_id("tuneatlas")
-            .with_inner_size([1200.0, 760.0])
-            .with_min_inner_size([640.0, 400.0]),
+            .with_inner_size([1280.0, 800.0])
+            .with_min_inner_size([720.0, 480.0]),
         renderer: eframe::Renderer::Wgpu,
         persist_window: true,
         ..Default::default()
     };
-    eframe::run_native("tuneatlas", options, Box::new(move |cc| Ok(Box::new(TuneAtlasApp::new(cc, db)))))
+    eframe::run_native("tuneatlas", native, Box::new(move |cc| Ok(Box::new(TuneAtlasApp::new(cc, options)))))
         .map_err(|e| anyhow!("cannot open the tuneatlas window: {e}"))
 }
+
+pub use crate::config::{demo_db, demo_folder};
+pub use map_render::{MapDrawFigures, bench_map_draw};
 
 /// Where the library data stands.
 #[derive(Debug)]
@@ -67,45 +124,240 @@ enum LoadState {
     Failed(String),
 }
 
+/// Where the map stands.
+#[derive(Debug, Clone, PartialEq)]
+enum MapState {
+    /// Nothing embedded yet.
+    NoVectors,
+    /// A layout is being computed (see `map_job`).
+    Computing,
+    /// Shown; the line says how it was obtained.
+    Ready(String),
+    /// The layout failed or was cancelled.
+    Failed(String),
+}
+
+/// A short message at the bottom of the window (export done, tag failed).
+#[derive(Debug, Clone)]
+struct Notice {
+    text: String,
+    error: bool,
+}
+
 /// The application: persisted UI state, the panels, and the library data.
-struct TuneAtlasApp {
+pub struct TuneAtlasApp {
     db: PathBuf,
     state: UiState,
     load: LoadState,
     /// True once a load has succeeded (tells "empty library" from "not read yet").
     loaded_once: bool,
+    snapshot: Arc<LibrarySnapshot>,
+    /// Bumped whenever `snapshot` is replaced (caches key on it).
+    generation: u64,
     library: LibraryView,
-    errors: Vec<FileErrorRow>,
+    map: MapView,
+    map_job: Option<MapJob>,
+    map_state: MapState,
+    legend: Option<Legend>,
+    track_panel: TrackPanel,
+    selected: Option<i64>,
+    neighbours: Vec<i64>,
+    path_start: Option<i64>,
     import: ImportPanel,
+    last_reload: Instant,
     errors_window: ErrorsWindow,
+    exporter: Exporter,
+    player: PlayerBar,
+    notice: Option<Notice>,
+    screenshot: Option<PathBuf>,
+    screenshot_rx: Option<crossbeam_channel::Receiver<Arc<egui::ColorImage>>>,
+    frames_ready: u32,
+    startup: StartupClock,
+}
+
+/// Cold-start timings (`--startup-report`).
+#[derive(Debug)]
+struct StartupClock {
+    started_at: Instant,
+    report: bool,
+    first_frame_ms: Option<f64>,
+    library_ms: Option<f64>,
+    map_ms: Option<f64>,
+}
+
+impl StartupClock {
+    fn mark(&self, slot: Option<f64>) -> Option<f64> {
+        slot.or_else(|| Some(self.started_at.elapsed().as_secs_f64() * 1e3))
+    }
 }
 
 impl TuneAtlasApp {
-    fn new(cc: &eframe::CreationContext<'_>, db: PathBuf) -> Self {
-        let state: UiState =
+    /// Builds the app inside eframe (or a test harness): restores the UI
+    /// state, installs the map renderer when the window renders with wgpu,
+    /// starts the player thread and the first library load.
+    pub fn new(cc: &eframe::CreationContext<'_>, options: AppOptions) -> Self {
+        let mut state: UiState =
             cc.storage.and_then(|storage| eframe::get_value(storage, STATE_KEY)).unwrap_or_default();
         cc.egui_ctx.set_theme(state.theme());
         cc.egui_ctx.set_fonts(fonts_with_symbols());
+        map_ui::install_renderer(&cc.egui_ctx, cc.wgpu_render_state.as_ref());
+        let db = if options.demo {
+            demo_db(&options.db)
+        } else if options.db_explicit {
+            options.db.clone()
+        } else {
+            state.last_db.clone().filter(|p| p.is_file()).unwrap_or_else(|| options.db.clone())
+        };
+        state.last_db = Some(db.clone());
+        let player = PlayerBar::new(options.audio, &cc.egui_ctx, state.volume);
         let mut app = TuneAtlasApp {
             import: ImportPanel::new(db.clone()),
             db,
             state,
             load: LoadState::Ready,
             loaded_once: false,
+            snapshot: Arc::new(LibrarySnapshot::default()),
+            generation: 0,
             library: LibraryView::default(),
-            errors: Vec::new(),
+            map: MapView::new(1),
+            map_job: None,
+            map_state: MapState::NoVectors,
+            legend: None,
+            track_panel: TrackPanel::default(),
+            selected: None,
+            neighbours: Vec::new(),
+            path_start: None,
+            last_reload: Instant::now(),
             errors_window: ErrorsWindow::default(),
+            exporter: Exporter::default(),
+            player,
+            notice: None,
+            screenshot: options.screenshot,
+            screenshot_rx: None,
+            frames_ready: 0,
+            startup: StartupClock {
+                started_at: options.started_at,
+                report: options.startup_report,
+                first_frame_ms: None,
+                library_ms: None,
+                map_ms: None,
+            },
         };
+        if options.demo {
+            app.start_demo(&cc.egui_ctx);
+        }
         app.reload(&cc.egui_ctx);
         app
     }
 
+    /// True when no background work that changes what is shown is under
+    /// way (library load, map layout, import): what tests and the
+    /// `--screenshot` option wait for.
+    pub fn is_settled(&self) -> bool {
+        self.loaded_once
+            && matches!(self.load, LoadState::Ready)
+            && self.map_job.is_none()
+            && !self.import.is_running()
+    }
+
+    /// Switches to another library file (the demo, or one chosen by the user).
+    fn open_library(&mut self, ctx: &egui::Context, db: PathBuf) {
+        if self.import.is_running() {
+            self.notify("Wait for the import to finish (or cancel it) before switching libraries.", true);
+            return;
+        }
+        self.map_job = None;
+        self.map_state = MapState::NoVectors;
+        self.selected = None;
+        self.neighbours.clear();
+        self.path_start = None;
+        self.loaded_once = false;
+        self.state.last_db = Some(db.clone());
+        self.import = ImportPanel::new(db.clone());
+        self.db = db;
+        self.library = LibraryView::default();
+        self.map = MapView::new(1);
+        self.reload(ctx);
+    }
+
+    /// Opens the demo library and imports the bundled demo folder into it
+    /// (the first time; later only what changed, i.e. nothing).
+    fn start_demo(&mut self, ctx: &egui::Context) {
+        let Some(folder) = demo_folder() else {
+            self.notify("The demo library is not installed (assets/demo is missing).", true);
+            return;
+        };
+        let demo = demo_db(&self.db);
+        if self.db != demo {
+            self.open_library(ctx, demo);
+        }
+        let mut text = folder.display().to_string();
+        self.import.start(ctx, &mut text);
+        self.state.view = MainView::Map;
+    }
+
     /// Starts reading the library again (after an import, or on request).
     fn reload(&mut self, ctx: &egui::Context) {
-        self.load = match Loader::spawn(self.db.clone(), ctx.clone()) {
+        self.last_reload = Instant::now();
+        let version = self.snapshot.model_version.clone();
+        self.load = match Loader::spawn(self.db.clone(), version, ctx.clone()) {
             Ok(loader) => LoadState::Loading(loader),
             Err(message) => LoadState::Failed(message),
         };
+    }
+
+    fn notify(&mut self, text: impl Into<String>, error: bool) {
+        self.notice = Some(Notice { text: text.into(), error });
+    }
+
+    /// Installs a freshly loaded snapshot: table rows, map points (from the
+    /// cached layout, placing or recomputing in the background as needed).
+    fn set_snapshot(&mut self, ctx: &egui::Context, snapshot: LibrarySnapshot) {
+        let extras = snapshot
+            .tracks
+            .iter()
+            .map(|t| RowExtras {
+                genre: snapshot.tags.top_tag(t.id, "genre").map(|(g, _)| g.to_owned()).unwrap_or_default(),
+                mood: snapshot.tags.top_tag(t.id, "mood").map(|(m, _)| m.to_owned()).unwrap_or_default(),
+                user_tags: snapshot.user_tag_line(t.id),
+            })
+            .collect();
+        self.library.set_rows(snapshot.tracks.clone(), extras);
+        let version_changed = snapshot.model_version != self.snapshot.model_version;
+        self.snapshot = Arc::new(snapshot);
+        self.generation += 1;
+        if version_changed {
+            self.map = MapView::new(self.generation);
+        }
+        self.refresh_neighbours();
+        self.start_map(ctx, false);
+    }
+
+    /// Lays out the map for the snapshot's model version in the background.
+    fn start_map(&mut self, ctx: &egui::Context, force: bool) {
+        let Some(version) = self.snapshot.model_version.clone() else {
+            self.map_state = MapState::NoVectors;
+            return;
+        };
+        if self.snapshot.index.is_none() {
+            self.map_state = MapState::NoVectors;
+            return;
+        }
+        match MapJob::spawn(self.db.clone(), version, force, ctx.clone()) {
+            Ok(job) => {
+                self.map_job = Some(job);
+                if self.map.len() == 0 {
+                    self.map_state = MapState::Computing;
+                }
+            }
+            Err(message) => self.map_state = MapState::Failed(message),
+        }
+    }
+
+    fn recolor(&mut self) {
+        let (colors, legend) = map_colors::colors(self.map.ids(), &self.snapshot.tags, &self.state.color_by);
+        self.map.set_colors(colors);
+        self.legend = Some(legend);
     }
 
     /// Picks up finished background work. Called first thing every frame.
@@ -114,17 +366,159 @@ impl TuneAtlasApp {
             && let Some(result) = loader.poll()
         {
             self.load = match result {
-                Ok(data) => {
-                    self.library.set_rows(data.tracks);
-                    self.errors = data.errors;
+                Ok(snapshot) => {
+                    self.set_snapshot(ctx, snapshot);
                     self.loaded_once = true;
+                    self.startup.library_ms = self.startup.mark(self.startup.library_ms);
                     LoadState::Ready
                 }
                 Err(message) => LoadState::Failed(message),
             };
         }
-        if self.import.poll(ctx, &mut self.state.last_folder) == ImportUiEvent::Finished {
-            self.reload(ctx);
+        if let Some(job) = &mut self.map_job
+            && let Some(result) = job.poll()
+        {
+            let cancelled = job.is_cancelled();
+            self.map_job = None;
+            match result {
+                Ok(map) => {
+                    let points: Vec<(i64, [f32; 2])> =
+                        map.layout.points().iter().map(|c| (c.track_id, [c.x, -c.y])).collect();
+                    let how = match map.outcome {
+                        MapOutcome::Cached => "cached layout".to_owned(),
+                        MapOutcome::Placed { n_new } => {
+                            format!("{n_new} new tracks placed by their neighbours")
+                        }
+                        MapOutcome::Recomputed { .. } => "new t-SNE layout".to_owned(),
+                    };
+                    self.map.set_points(points, Vec::new());
+                    self.recolor();
+                    self.startup.map_ms = self.startup.mark(self.startup.map_ms);
+                    self.map_state = MapState::Ready(format!(
+                        "{} tracks · {} · model {}",
+                        self.map.len(),
+                        how,
+                        map.model_version
+                    ));
+                }
+                Err(_) if cancelled => {
+                    self.map_state = MapState::Failed("Map computation cancelled.".to_owned())
+                }
+                Err(message) => {
+                    self.map_state = MapState::Failed(format!("The map could not be computed: {message}"))
+                }
+            }
+        }
+        match self.import.poll(ctx, &mut self.state.last_folder) {
+            ImportUiEvent::Finished => self.reload(ctx),
+            _ if self.import.is_running()
+                && self.last_reload.elapsed() >= RELOAD_DURING_IMPORT
+                && matches!(self.load, LoadState::Ready) =>
+            {
+                self.reload(ctx)
+            }
+            _ => {}
+        }
+        if let Some(result) = self.exporter.poll() {
+            match result {
+                Ok(line) => self.notify(line, false),
+                Err(line) => self.notify(line, true),
+            }
+        }
+        self.player.poll();
+    }
+
+    /// Makes `track_id` the selected track everywhere.
+    fn select(&mut self, track_id: Option<i64>) {
+        self.selected = track_id;
+        self.refresh_neighbours();
+    }
+
+    fn refresh_neighbours(&mut self) {
+        self.neighbours = match (self.selected, &self.snapshot.index) {
+            (Some(id), Some(index)) => index
+                .top_k_by_id(id, MAP_NEIGHBOURS, |_| true)
+                .map(|n| n.into_iter().map(|n| n.track_id).collect())
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        };
+    }
+
+    fn title_of(&self, track_id: i64) -> String {
+        title_in(&self.library, track_id)
+    }
+
+    fn rows_of(&self, ids: &[i64]) -> Vec<TrackRow> {
+        ids.iter().filter_map(|id| self.library.row(*id).cloned()).collect()
+    }
+
+    /// Plays `ids` in order.
+    fn play(&mut self, ids: &[i64]) {
+        let rows = self.rows_of(ids);
+        self.player.play(&rows);
+    }
+
+    fn apply_track_action(&mut self, ctx: &egui::Context, action: TrackAction) {
+        match action {
+            TrackAction::Select(id) => {
+                self.select(Some(id));
+                self.library.select_id(Some(id));
+                self.map.focus(id);
+            }
+            TrackAction::Play(ids) => self.play(&ids),
+            TrackAction::Radio(seed) => {
+                let Some(index) = &self.snapshot.index else { return };
+                let mut ids = vec![seed];
+                ids.extend(crate::index::radio(index, seed, RADIO_LENGTH, |_| false));
+                self.play(&ids);
+                self.notify(
+                    format!("Radio from {}: {} tracks queued.", self.title_of(seed), ids.len()),
+                    false,
+                );
+            }
+            TrackAction::SongPath(from, to) => {
+                let Some(index) = &self.snapshot.index else { return };
+                match crate::index::song_path(index, from, to, SONG_PATH_STEPS, |_| false) {
+                    Ok(ids) => {
+                        self.play(&ids);
+                        self.notify(
+                            format!(
+                                "Song path of {} tracks from {} to {}.",
+                                ids.len(),
+                                self.title_of(from),
+                                self.title_of(to)
+                            ),
+                            false,
+                        );
+                    }
+                    Err(e) => self.notify(format!("No song path: {e}"), true),
+                }
+            }
+            TrackAction::SetPathStart(id) => {
+                self.path_start = Some(id);
+                self.notify(
+                    format!("Song path starts at {}. Now select the track to end at.", self.title_of(id)),
+                    false,
+                );
+            }
+            TrackAction::AddTag(ids, set, tag) => {
+                let result = Store::open(&self.db)
+                    .and_then(|mut s| s.add_user_tags(&ids, &set, &[tag.as_str()], TagSource::User));
+                self.after_tag_write(ctx, result.map(|_| ()));
+            }
+            TrackAction::RemoveTag(ids, set, tag) => {
+                let result =
+                    Store::open(&self.db).and_then(|mut s| s.remove_user_tags(&ids, &set, &[tag.as_str()]));
+                self.after_tag_write(ctx, result.map(|_| ()));
+            }
+        }
+    }
+
+    fn after_tag_write(&mut self, ctx: &egui::Context, result: crate::Result<()>) {
+        match result {
+            // Re-read so the table, filter and panel show the change.
+            Ok(()) => self.reload(ctx),
+            Err(e) => self.notify(format!("The tag could not be saved: {e}"), true),
         }
     }
 
@@ -134,21 +528,27 @@ impl TuneAtlasApp {
         ui.horizontal(|ui| {
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                 let (icon, hint) = if self.state.dark_mode {
-                    ("◐ Light", "Switch to the light theme")
+                    ("◐ Light", "Switch to the light theme (Ctrl+T)")
                 } else {
-                    ("◑ Dark", "Switch to the dark theme")
+                    ("◑ Dark", "Switch to the dark theme (Ctrl+T)")
                 };
                 if ui.button(icon).on_hover_text(hint).clicked() {
-                    self.state.dark_mode = !self.state.dark_mode;
-                    ui.ctx().set_theme(self.state.theme());
+                    self.toggle_theme(ui.ctx());
                 }
-                self.errors_window.button(ui, self.errors.len());
+                self.errors_window.button(ui, self.snapshot.errors.len());
                 if ui.button("↻").on_hover_text("Reload the library from the database").clicked() {
                     self.reload(ui.ctx());
                 }
+                self.library_menu(ui);
                 if !self.library.is_empty() {
-                    ui.toggle_value(&mut self.state.show_details, "Details")
-                        .on_hover_text("Show the selected track's path and tags");
+                    self.export_menu(ui);
+                    ui.toggle_value(&mut self.state.show_details, "Track panel")
+                        .on_hover_text("Show the selected track's tags and similar tracks");
+                    ui.separator();
+                    let map = ui.selectable_value(&mut self.state.view, MainView::Map, "Map");
+                    map.on_hover_text("The map of the library (Ctrl+2)");
+                    let lib = ui.selectable_value(&mut self.state.view, MainView::Library, "Library");
+                    lib.on_hover_text("The track table (Ctrl+1)");
                 }
                 ui.with_layout(egui::Layout::left_to_right(egui::Align::Center), |ui| {
                     ui.heading("tuneatlas");
@@ -161,8 +561,108 @@ impl TuneAtlasApp {
         });
     }
 
+    fn toggle_theme(&mut self, ctx: &egui::Context) {
+        self.state.dark_mode = !self.state.dark_mode;
+        ctx.set_theme(self.state.theme());
+    }
+
+    fn library_menu(&mut self, ui: &mut egui::Ui) {
+        ui.menu_button("Library", |ui| {
+            ui.weak(format!("Open: {}", self.db.display()));
+            if ui.button("Demo library").on_hover_text("Open (and import) the bundled demo music").clicked() {
+                self.start_demo(ui.ctx());
+                ui.close();
+            }
+            if ui.button("Open library file…").clicked() {
+                if let Some(path) = rfd::FileDialog::new()
+                    .set_title("Open a tuneatlas library")
+                    .add_filter("tuneatlas library", &["db"])
+                    .pick_file()
+                {
+                    self.open_library(ui.ctx(), path);
+                }
+                ui.close();
+            }
+            if let Some(default) = crate::config::default_library()
+                && self.db != default
+                && ui.button("My library").on_hover_text(default.display().to_string()).clicked()
+            {
+                self.open_library(ui.ctx(), default);
+                ui.close();
+            }
+            if self.snapshot.models.len() > 1 {
+                ui.separator();
+                ui.weak("Model version");
+                for m in self.snapshot.models.clone() {
+                    let current = self.snapshot.model_version.as_deref() == Some(m.version.as_str());
+                    if ui.radio(current, &m.version).clicked() && !current {
+                        let ctx = ui.ctx().clone();
+                        self.load = match Loader::spawn(self.db.clone(), Some(m.version.clone()), ctx) {
+                            Ok(loader) => LoadState::Loading(loader),
+                            Err(message) => LoadState::Failed(message),
+                        };
+                        ui.close();
+                    }
+                }
+            }
+        });
+    }
+
+    fn export_menu(&mut self, ui: &mut egui::Ui) {
+        let busy = self.exporter.is_busy();
+        ui.add_enabled_ui(!busy, |ui| {
+            ui.menu_button("Export", |ui| {
+                let selection = self.library.selected_ids();
+                let visible = self.library.visible_ids();
+                let version = self.snapshot.model_version.clone();
+                let go = |this: &mut Self, ui: &mut egui::Ui, kind: ExportKind, ids: &[i64]| {
+                    let rows = this.rows_of(ids);
+                    this.exporter.start(ui.ctx(), kind, this.db.clone(), rows, version.clone());
+                    ui.close();
+                };
+                if ui
+                    .add_enabled(
+                        !selection.is_empty(),
+                        egui::Button::new(format!("Selection as playlist ({})…", selection.len())),
+                    )
+                    .clicked()
+                {
+                    go(self, ui, ExportKind::M3u, &selection);
+                }
+                if ui.button(format!("List as playlist ({})…", visible.len())).clicked() {
+                    go(self, ui, ExportKind::M3u, &visible);
+                }
+                ui.separator();
+                let all: Vec<i64> = self.snapshot.tracks.iter().map(|t| t.id).collect();
+                if ui.button("Library tags as CSV…").clicked() {
+                    go(self, ui, ExportKind::TagsCsv, &all);
+                }
+                if ui.button("Library tags as JSON…").clicked() {
+                    go(self, ui, ExportKind::TagsJson, &all);
+                }
+                if ui
+                    .add_enabled(version.is_some(), egui::Button::new("Vectors for the Embedding Projector…"))
+                    .on_hover_text("vectors.tsv + metadata.tsv for projector.tensorflow.org")
+                    .clicked()
+                {
+                    go(self, ui, ExportKind::Projector, &all);
+                }
+            });
+        });
+    }
+
     fn status_bar(&mut self, ui: &mut egui::Ui) {
         self.import.status(ui);
+        if let Some(notice) = self.notice.clone() {
+            ui.horizontal(|ui| {
+                let color =
+                    if notice.error { ui.visuals().error_fg_color } else { ui.visuals().text_color() };
+                ui.add(egui::Label::new(egui::RichText::new(&notice.text).color(color)).wrap());
+                if ui.small_button("×").on_hover_text("Dismiss").clicked() {
+                    self.notice = None;
+                }
+            });
+        }
         ui.horizontal(|ui| {
             match &self.load {
                 LoadState::Loading(_) => {
@@ -176,6 +676,9 @@ impl TuneAtlasApp {
             }
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                 ui.weak(format!("library: {}", self.db.display()));
+                if let Some(v) = &self.snapshot.model_version {
+                    ui.weak(format!("model {v} ·"));
+                }
             });
         });
     }
@@ -199,8 +702,328 @@ impl TuneAtlasApp {
         ui.vertical_centered(|ui| {
             ui.set_max_width(900.0);
             self.import.controls(ui, &mut self.state.last_folder);
+            ui.add_space(12.0);
+            let demo = demo_folder().is_some();
+            let button = ui.add_enabled(demo, egui::Button::new("Try the demo library")).on_hover_text(
+                "About 60 short excerpts of freely licensed game soundtracks, mapped in a minute",
+            );
+            if button.clicked() {
+                self.start_demo(ui.ctx());
+            }
         });
     }
+
+    fn map_panel(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal(|ui| {
+            ui.label("Colour by");
+            let current = match &self.state.color_by {
+                ColorBy::Category(c) => format!("top {c}"),
+                ColorBy::Tag(_, t) => t.clone(),
+            };
+            let mut changed = false;
+            egui::ComboBox::from_id_salt("color_by").selected_text(current).show_ui(ui, |ui| {
+                for category in ["genre", "style", "mood", "theme"] {
+                    let value = ColorBy::Category(category.to_owned());
+                    changed |= ui
+                        .selectable_value(&mut self.state.color_by, value, format!("top {category}"))
+                        .changed();
+                }
+                ui.separator();
+                for (category, tag) in self.snapshot.tags.tags.clone() {
+                    let value = ColorBy::Tag(category.clone(), tag.clone());
+                    changed |= ui
+                        .selectable_value(&mut self.state.color_by, value, format!("{category}: {tag}"))
+                        .changed();
+                }
+            });
+            if changed {
+                self.recolor();
+            }
+            ui.checkbox(&mut self.state.hover_audition, "Hover to listen")
+                .on_hover_text("Play a few seconds of a track when the pointer rests on it");
+            if ui.button("Fit").on_hover_text("Show the whole map (or double-click empty space)").clicked() {
+                self.map.reset_view();
+            }
+            let busy = self.map_job.is_some();
+            if ui
+                .add_enabled(!busy, egui::Button::new("Recompute"))
+                .on_hover_text("Lay the map out again from scratch (t-SNE)")
+                .clicked()
+            {
+                self.start_map(ui.ctx(), true);
+            }
+            ui.weak("scroll: zoom · drag: pan · shift+drag: lasso · double-click: play");
+        });
+        match &self.map_state {
+            MapState::Ready(line) => {
+                ui.weak(line);
+            }
+            MapState::Failed(line) if self.map.len() > 0 => {
+                ui.label(egui::RichText::new(line).color(ui.visuals().warn_fg_color));
+            }
+            _ => {}
+        }
+        if let Some(job) = &self.map_job {
+            let mut cancel = false;
+            ui.horizontal(|ui| {
+                match job.progress.and_then(|p| p.fraction()) {
+                    Some(f) => {
+                        ui.add(egui::ProgressBar::new(f as f32).desired_width(240.0).show_percentage());
+                    }
+                    None => {
+                        ui.spinner();
+                    }
+                }
+                ui.label(job.describe());
+                cancel = ui.button("Cancel").clicked();
+            });
+            if cancel {
+                job.cancel();
+            }
+        }
+        match &self.map_state {
+            MapState::NoVectors => {
+                ui.add_space(20.0);
+                ui.vertical_centered(|ui| {
+                    ui.weak("No track has been embedded yet: the map appears once an import with the model has run.");
+                });
+                return;
+            }
+            MapState::Computing if self.map.len() == 0 => {
+                ui.add_space(20.0);
+                ui.vertical_centered(|ui| ui.weak("The map is being computed…"));
+                return;
+            }
+            MapState::Failed(message) if self.map.len() == 0 => {
+                ui.label(egui::RichText::new(message).color(ui.visuals().error_fg_color));
+                return;
+            }
+            _ => {}
+        }
+        let legend = self.legend.clone();
+        let snapshot = self.snapshot.clone();
+        let rows: std::collections::HashMap<i64, &TrackRow> =
+            snapshot.tracks.iter().map(|t| (t.id, t)).collect();
+        let label = |id: i64| -> String {
+            let Some(row) = rows.get(&id) else { return format!("track {id}") };
+            let mut text = row.title.clone();
+            if let Some(artist) = &row.artist {
+                text.push_str(&format!("\n{artist}"));
+            }
+            let tops: Vec<String> = ["genre", "mood"]
+                .iter()
+                .filter_map(|c| snapshot.tags.top_tag(id, c).map(|(t, s)| format!("{t} {:.0}%", s * 100.0)))
+                .collect();
+            if !tops.is_empty() {
+                text.push_str(&format!("\n{}", tops.join(" · ")));
+            }
+            text
+        };
+        let events = egui::Frame::NONE
+            .show(ui, |ui| {
+                let events =
+                    self.map.show(ui, self.selected, &self.neighbours, &label, self.state.hover_audition);
+                if let Some(legend) = &legend {
+                    draw_legend(ui, legend);
+                }
+                events
+            })
+            .inner;
+        for event in events {
+            match event {
+                MapEvent::Select(id) => {
+                    self.select(Some(id));
+                    self.library.select_id(Some(id));
+                }
+                MapEvent::Play(id) => self.play(&[id]),
+                MapEvent::Audition(id) => {
+                    if let Some(row) = self.library.row(id).cloned() {
+                        self.player.audition(&row);
+                    }
+                }
+                MapEvent::StopAudition => self.player.stop_audition(),
+                MapEvent::Lasso(ids) => {
+                    if !ids.is_empty() {
+                        self.library.select_ids(&ids);
+                        self.select(ids.first().copied());
+                        self.notify(
+                            format!("{} tracks selected: play them with Enter or Space, tag them in the track panel, or save them with Export.", ids.len()),
+                            false,
+                        );
+                    }
+                }
+                MapEvent::ClearSelection => {
+                    self.select(None);
+                    self.library.select_id(None);
+                }
+            }
+        }
+    }
+
+    /// Global keyboard shortcuts (when no text field has the keyboard).
+    fn shortcuts(&mut self, ctx: &egui::Context) {
+        let typing = ctx.memory(|m| m.focused().is_some());
+        let (space, slash, left, right, one, two, theme, n, p) = ctx.input(|i| {
+            let cmd = i.modifiers.command;
+            (
+                i.key_pressed(egui::Key::Space),
+                i.key_pressed(egui::Key::Slash),
+                i.key_pressed(egui::Key::ArrowLeft),
+                i.key_pressed(egui::Key::ArrowRight),
+                cmd && i.key_pressed(egui::Key::Num1),
+                cmd && i.key_pressed(egui::Key::Num2),
+                cmd && i.key_pressed(egui::Key::T),
+                i.key_pressed(egui::Key::N),
+                i.key_pressed(egui::Key::P),
+            )
+        });
+        if one {
+            self.state.view = MainView::Library;
+        }
+        if two {
+            self.state.view = MainView::Map;
+        }
+        if theme {
+            self.toggle_theme(ctx);
+        }
+        if typing {
+            return;
+        }
+        if space {
+            if self.player.is_idle() {
+                let ids = self.library.selected_ids();
+                self.play(&ids);
+            } else {
+                self.player.toggle_pause();
+            }
+        }
+        if slash {
+            self.state.view = MainView::Library;
+            self.library.focus_filter();
+        }
+        if left {
+            self.player.seek_by(-5.0);
+        }
+        if right {
+            self.player.seek_by(5.0);
+        }
+        if n {
+            self.player.next();
+        }
+        if p {
+            self.player.previous();
+        }
+    }
+
+    /// Prints the cold-start timings once everything is on screen, then
+    /// closes (`--startup-report`).
+    fn startup_step(&mut self, ctx: &egui::Context) {
+        if !self.startup.report || !self.is_settled() {
+            return;
+        }
+        let ms = |v: Option<f64>| v.map_or_else(|| "—".to_owned(), |v| format!("{v:.0} ms"));
+        println!(
+            "startup: first frame {}, library ({} tracks) {}, map {}",
+            ms(self.startup.first_frame_ms),
+            self.snapshot.tracks.len(),
+            ms(self.startup.library_ms),
+            ms(self.startup.map_ms)
+        );
+        self.startup.report = false;
+        ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+    }
+
+    /// Takes the screenshot asked for with `--screenshot` once the library
+    /// and (when there is one) the map are on screen, then closes.
+    fn screenshot_step(&mut self, ui: &egui::Ui) {
+        let Some(path) = self.screenshot.clone() else { return };
+        if !self.is_settled() {
+            return;
+        }
+        self.frames_ready += 1;
+        ui.ctx().request_repaint();
+        if self.frames_ready == 5 {
+            let (tx, rx) = crossbeam_channel::bounded(1);
+            let ctx = ui.ctx().clone();
+            ui.ctx().request_screenshot(move |image| {
+                let _ = tx.send(image);
+                ctx.request_repaint();
+            });
+            self.screenshot_rx = Some(rx);
+        }
+        let image = self.screenshot_rx.as_ref().and_then(|rx| rx.try_recv().ok());
+        if let Some(image) = image {
+            if let Err(e) = save_png(&path, &image) {
+                eprintln!("error: cannot save the screenshot: {e}: {}", path.display());
+            } else {
+                eprintln!("saved a screenshot to {}", path.display());
+            }
+            self.screenshot = None;
+            ui.ctx().send_viewport_cmd(egui::ViewportCommand::Close);
+        }
+    }
+}
+
+/// "Artist — Title" of a track in the table (its id when unknown).
+fn title_in(library: &LibraryView, track_id: i64) -> String {
+    match library.row(track_id) {
+        Some(row) => match &row.artist {
+            Some(artist) => format!("{artist} — {}", row.title),
+            None => row.title.clone(),
+        },
+        None => format!("track {track_id}"),
+    }
+}
+
+/// The map legend, in the map's top-right corner.
+fn draw_legend(ui: &egui::Ui, legend: &Legend) {
+    let rect = ui.min_rect();
+    let area = egui::Area::new(egui::Id::unique("map_legend"))
+        .fixed_pos(rect.right_top() + egui::vec2(-190.0, 8.0))
+        .order(egui::Order::Foreground);
+    area.show(ui.ctx(), |ui| {
+        egui::Frame::popup(ui.style()).show(ui, |ui| {
+            ui.set_width(170.0);
+            match legend {
+                Legend::Categories(entries) => {
+                    for (name, color, count) in entries {
+                        ui.horizontal(|ui| {
+                            let (r, _) = ui.allocate_exact_size(egui::vec2(10.0, 10.0), egui::Sense::hover());
+                            ui.painter().circle_filled(r.center(), 5.0, *color);
+                            ui.label(name);
+                            ui.weak(count.to_string());
+                        });
+                    }
+                }
+                Legend::Ramp { tag, min, max } => {
+                    ui.label(tag);
+                    let (r, _) = ui.allocate_exact_size(egui::vec2(160.0, 12.0), egui::Sense::hover());
+                    let steps = 32;
+                    for k in 0..steps {
+                        let x0 = r.left() + r.width() * k as f32 / steps as f32;
+                        let x1 = r.left() + r.width() * (k + 1) as f32 / steps as f32;
+                        let cell =
+                            egui::Rect::from_min_max(egui::pos2(x0, r.top()), egui::pos2(x1, r.bottom()));
+                        ui.painter().rect_filled(cell, 0.0, map_colors::ramp(k as f32 / (steps - 1) as f32));
+                    }
+                    ui.horizontal(|ui| {
+                        ui.weak(format!("{:.0}%", min * 100.0));
+                        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                            ui.weak(format!("{:.0}%", max * 100.0));
+                        });
+                    });
+                }
+            }
+        });
+    });
+}
+
+/// Writes an egui screenshot as a PNG.
+fn save_png(path: &Path, image: &egui::ColorImage) -> Result<(), String> {
+    let [w, h] = image.size;
+    let bytes: Vec<u8> = image.pixels.iter().flat_map(|c| c.to_array()).collect();
+    let buffer = image::RgbaImage::from_raw(w as u32, h as u32, bytes).ok_or("bad screenshot size")?;
+    buffer.save(path).map_err(|e| e.to_string())
 }
 
 /// Shown instead of the library when the database cannot be read at all.
@@ -220,7 +1043,7 @@ fn cannot_read(ui: &mut egui::Ui, message: &str) {
 
 /// egui's default fonts, with the bundled monospace font (Hack) also as the
 /// last fallback of proportional text: it brings arrows and geometric shapes
-/// (↻ ▲ ▼ ◐) that the proportional font lacks, without shipping an emoji font.
+/// (↻ ▲ ▼ ◐ ▶) that the proportional font lacks, without shipping an emoji font.
 fn fonts_with_symbols() -> egui::FontDefinitions {
     let mut fonts = egui::FontDefinitions::default();
     if fonts.font_data.contains_key("Hack")
@@ -234,7 +1057,10 @@ fn fonts_with_symbols() -> egui::FontDefinitions {
 impl eframe::App for TuneAtlasApp {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         let ctx = ui.ctx().clone();
+        self.startup.first_frame_ms = self.startup.mark(self.startup.first_frame_ms);
         self.poll(&ctx);
+        self.shortcuts(&ctx);
+        self.startup_step(&ctx);
         let welcome = self.loaded_once && self.library.is_empty() && !self.import.is_running();
         egui::Panel::top("top_bar").show(ui, |ui| {
             ui.add_space(2.0);
@@ -246,9 +1072,42 @@ impl eframe::App for TuneAtlasApp {
             self.status_bar(ui);
             ui.add_space(2.0);
         });
+        if !welcome {
+            egui::Panel::bottom("player_bar").show(ui, |ui| {
+                ui.add_space(4.0);
+                let volume = self.player.show(ui);
+                self.state.volume = volume;
+                ui.add_space(4.0);
+            });
+        }
         if self.state.show_details && !self.library.is_empty() {
-            egui::Panel::right("details").default_size(320.0).min_size(200.0).show(ui, |ui| {
-                egui::ScrollArea::vertical().show(ui, |ui| self.library.details(ui));
+            egui::Panel::right("track_panel").default_size(340.0).min_size(240.0).show(ui, |ui| {
+                egui::ScrollArea::vertical().show(ui, |ui| {
+                    let snapshot = self.snapshot.clone();
+                    let row = self.selected.and_then(|id| self.library.row(id).cloned());
+                    match row {
+                        None => {
+                            ui.weak("Select a track in the library or on the map to see its tags and similar tracks.");
+                        }
+                        Some(row) => {
+                            let selection = self.library.selected_ids();
+                            let library = &self.library;
+                            let titles = |id: i64| title_in(library, id);
+                            let actions = self.track_panel.show(
+                                ui,
+                                &snapshot,
+                                self.generation,
+                                &row,
+                                &selection,
+                                self.path_start,
+                                &titles,
+                            );
+                            for action in actions {
+                                self.apply_track_action(&ctx, action);
+                            }
+                        }
+                    }
+                });
             });
         }
         egui::CentralPanel::default().show(ui, |ui| {
@@ -259,16 +1118,30 @@ impl eframe::App for TuneAtlasApp {
                     LoadState::Loading(_) => {
                         ui.centered_and_justified(|ui| ui.spinner());
                     }
-                    LoadState::Failed(message) => cannot_read(ui, message),
+                    LoadState::Failed(message) => cannot_read(ui, &message.clone()),
                     LoadState::Ready => {}
                 }
             } else {
-                self.library.filter_bar(ui);
-                ui.add_space(4.0);
-                self.library.table(ui);
+                match self.state.view {
+                    MainView::Library => {
+                        self.library.filter_bar(ui);
+                        ui.add_space(4.0);
+                        for event in self.library.table(ui) {
+                            match event {
+                                TableEvent::Selected(id) => {
+                                    self.select(Some(id));
+                                    self.map.focus(id);
+                                }
+                                TableEvent::Play(ids) => self.play(&ids),
+                            }
+                        }
+                    }
+                    MainView::Map => self.map_panel(ui),
+                }
             }
+            self.screenshot_step(ui);
         });
-        self.errors_window.show(&ctx, &self.errors);
+        self.errors_window.show(&ctx, &self.snapshot.errors);
     }
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
@@ -277,5 +1150,6 @@ impl eframe::App for TuneAtlasApp {
 
     fn on_exit(&mut self) {
         self.import.shutdown(SHUTDOWN_WAIT);
+        self.player.shutdown();
     }
 }

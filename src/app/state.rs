@@ -1,8 +1,23 @@
 //! What the window remembers between sessions. Kept in eframe's own storage
 //! (next to the window geometry eframe persists itself), so a restart puts the
-//! user back where they were: same folder in the import field, same theme.
+//! user back where they were: same library, same view, same colouring, same
+//! folder in the import field, same theme and volume.
+
+use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
+
+use super::map_colors::ColorBy;
+
+/// The main view.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MainView {
+    /// The track table.
+    #[default]
+    Library,
+    /// The t-SNE map.
+    Map,
+}
 
 /// The persisted part of the UI. Every field has a default so that a state
 /// written by an older version (or a missing one) still loads.
@@ -14,13 +29,33 @@ pub struct UiState {
     pub last_folder: String,
     /// Dark theme when true, light when false.
     pub dark_mode: bool,
-    /// Whether the track-details side panel is shown.
+    /// Whether the track panel is shown.
     pub show_details: bool,
+    /// Library or map.
+    pub view: MainView,
+    /// What the map's colours show.
+    pub color_by: ColorBy,
+    /// Play a few seconds of a track when the pointer rests on it on the map.
+    pub hover_audition: bool,
+    /// Playback volume, 0–1.
+    pub volume: f32,
+    /// The library file opened last, reopened at start when no `--db` or
+    /// `TUNEATLAS_DB` names another.
+    pub last_db: Option<PathBuf>,
 }
 
 impl Default for UiState {
     fn default() -> Self {
-        UiState { last_folder: String::new(), dark_mode: true, show_details: true }
+        UiState {
+            last_folder: String::new(),
+            dark_mode: true,
+            show_details: true,
+            view: MainView::Library,
+            color_by: ColorBy::default(),
+            hover_audition: false,
+            volume: 0.8,
+            last_db: None,
+        }
     }
 }
 

@@ -70,7 +70,7 @@ const MARGIN_OUT_SAMPLES: usize = 1024;
 /// How far before a window we seek, so that decoders whose first packets after
 /// a seek are not yet valid (MP3 bit reservoir, Vorbis/AAC overlap-add, Opus's
 /// recommended 80 ms of pre-roll) have converged by the window start.
-const PREROLL_S: f64 = 0.3;
+pub(super) const PREROLL_S: f64 = 0.3;
 
 /// The least decoding a decoder needs after a seek before its output is valid
 /// (AAC/MP3 overlap of one frame, Opus 80 ms); a seek that lands closer than
@@ -84,7 +84,7 @@ const SEEK_GAP_S: f64 = 1.0;
 /// Undecodable packets tolerated per [`AudioFile::read_clips`] call before the
 /// file is declared corrupt; a few bad frames in an otherwise good file are
 /// common (damaged downloads, glued MP3s) and should not lose the track.
-const MAX_DECODE_ERRORS: usize = 100;
+pub(super) const MAX_DECODE_ERRORS: usize = 100;
 
 /// Tags read from a file, normalised across ID3v2/ID3v1/APE/Vorbis
 /// comments/MP4 atoms so the library and the store need not know the format.
@@ -134,13 +134,13 @@ pub struct AudioInfo {
 /// clips with [`AudioFile::read_clips`]. The file handle stays open until the
 /// value is dropped.
 pub struct AudioFile {
-    path: PathBuf,
-    info: AudioInfo,
-    demux: Demux,
+    pub(super) path: PathBuf,
+    pub(super) info: AudioInfo,
+    pub(super) demux: Demux,
     /// Built on first use, for the rate the decoder actually produces.
     resampler: Option<Resampler>,
     /// True until the reader has moved away from the start of the file.
-    at_start: bool,
+    pub(super) at_start: bool,
     /// Interleaved scratch for format conversion (reused across packets).
     scratch: Vec<f32>,
 }
@@ -153,19 +153,19 @@ impl std::fmt::Debug for AudioFile {
 
 /// The reader + decoder pair and what is needed to turn packet timestamps
 /// into sample positions.
-struct Demux {
-    reader: Box<dyn FormatReader>,
-    decoder: Box<dyn AudioDecoder>,
-    track_id: u32,
+pub(super) struct Demux {
+    pub(super) reader: Box<dyn FormatReader>,
+    pub(super) decoder: Box<dyn AudioDecoder>,
+    pub(super) track_id: u32,
     time_base: Option<TimeBase>,
     /// Sample rate the decoder produces (the codec parameters' rate).
-    rate_hz: u32,
+    pub(super) rate_hz: u32,
     /// Stream time (seconds) of file time 0: encoder priming that symphonia
     /// 0.6 leaves in the timestamps — the MP4 edit-list start (AAC priming),
     /// or the Ogg Opus pre-skip — else 0.
-    priming_s: f64,
+    pub(super) priming_s: f64,
     /// See [`hidden_front_trim`]; zeroed after the first decoded packet.
-    hidden_front_trim: i64,
+    pub(super) hidden_front_trim: i64,
 }
 
 /// Codecs symphonia ships plus libopus (symphonia has no Opus decoder, and
@@ -549,7 +549,7 @@ impl AudioFile {
 
 impl Demux {
     /// Probes `path` and builds the decoder for its default audio track.
-    fn open(path: &Path) -> Result<(Demux, symphonia::core::formats::Track)> {
+    pub(super) fn open(path: &Path) -> Result<(Demux, symphonia::core::formats::Track)> {
         let file = File::open(path).map_err(Error::io("open", path))?;
         let mss = MediaSourceStream::new(Box::new(file), MediaSourceStreamOptions::default());
         let mut hint = Hint::new();
@@ -659,7 +659,7 @@ impl Demux {
 
     /// Native sample position of timestamp `ts` (in the track's time base),
     /// before the priming correction.
-    fn ts_to_index(&self, ts: i64) -> Option<i64> {
+    pub(super) fn ts_to_index(&self, ts: i64) -> Option<i64> {
         let tb = self.time_base?;
         let (numer, denom) = (u64::from(tb.numer.get()), u64::from(tb.denom.get()));
         if numer == 1 && denom == u64::from(self.rate_hz) {
@@ -673,7 +673,7 @@ impl Demux {
     }
 
     /// The priming offset in native samples.
-    fn priming_index(&self) -> i64 {
+    pub(super) fn priming_index(&self) -> i64 {
         (self.priming_s * f64::from(self.rate_hz)).round() as i64
     }
 
@@ -681,7 +681,7 @@ impl Demux {
     /// the first valid sample is at `pts + trim_start` (the decoders apply the
     /// trims), plus whatever the decoder drops silently at its very first
     /// packet (the Opus adapter's pre-skip).
-    fn placement(&self, packet: &Packet) -> Placement {
+    pub(super) fn placement(&self, packet: &Packet) -> Placement {
         let valid_start =
             packet.pts.get().saturating_add(i64::try_from(packet.trim_start.get()).unwrap_or(0));
         let start = self.ts_to_index(valid_start).map(|i| i - self.priming_index() + self.hidden_front_trim);
@@ -713,7 +713,7 @@ fn hidden_front_trim(codec: AudioCodecId, extra_data: Option<&[u8]>, rate_hz: u3
 }
 
 /// Timestamp-derived position of one decoded buffer.
-struct Placement {
+pub(super) struct Placement {
     /// Native index of the first valid sample, if the packet has a timestamp.
     start: Option<i64>,
     /// Timestamp resolution in samples: smaller jumps are jitter, not gaps.
@@ -725,7 +725,7 @@ impl Placement {
     /// ended. Timestamps win over counting except for jitter below the time
     /// base's resolution (MKV's millisecond timestamps), so gaps from skipped
     /// packets stay gaps.
-    fn start_index(&self, expected: Option<i64>) -> i64 {
+    pub(super) fn start_index(&self, expected: Option<i64>) -> i64 {
         match (self.start, expected) {
             (Some(ts), Some(exp)) if (ts - exp).abs() <= self.tolerance => exp,
             (Some(ts), _) => ts,
@@ -968,7 +968,7 @@ fn probe_error_text(e: &SymError) -> String {
     }
 }
 
-fn seek_error_text(e: &SymError) -> String {
+pub(super) fn seek_error_text(e: &SymError) -> String {
     match e {
         SymError::SeekError(SeekErrorKind::Unseekable) => "format is not seekable".to_string(),
         SymError::SeekError(SeekErrorKind::ForwardOnly) => "format only seeks forward".to_string(),

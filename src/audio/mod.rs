@@ -4,6 +4,8 @@
 //! - [`decode`]: opening files of any supported format (plus Opus via
 //!   libopus), tags and duration, and decoding only the clip windows.
 //! - [`resample`]: band-limited, timing-exact conversion to 22,050 Hz.
+//! - [`stream`]: a whole file as PCM at its own rate, with accurate
+//!   seeking — what playback plays.
 //!
 //! Typical use:
 //!
@@ -19,7 +21,9 @@
 pub mod clips;
 pub mod decode;
 pub mod resample;
+pub mod stream;
 
 pub use clips::{CLIP_LEN_S, MAX_CLIPS_PER_TRACK, clip_starts_s};
 pub use decode::{AudioFile, AudioInfo, CLIP_LEN_SAMPLES, TARGET_SAMPLE_RATE_HZ, TrackTags};
 pub use resample::Resampler;
+pub use stream::PcmStream;

@@ -35,7 +35,7 @@ pub const MAX_INPUT_RATE_HZ: u32 = 768_000;
 /// the rates' minimal block (rate / gcd(rate, 22,050)); the anti-aliasing
 /// filter is that long, so ~1,000 taps give a steep transition band and
 /// > 100 dB stop band.
-const CHUNK_FRAMES: usize = 1024;
+pub(crate) const CHUNK_FRAMES: usize = 1024;
 
 /// How many leading zero samples we may add to cancel the fractional part of
 /// the filter delay (searched exhaustively; for the common rates this leaves
@@ -156,7 +156,7 @@ pub fn resample_to_target(input: &[f32], from_hz: u32) -> Result<Vec<f32>> {
 /// `FixedSync::Both`: the chunk rounded up to whole minimal blocks
 /// `rate / gcd(rate_in, rate_out)`. The anti-aliasing filter has `fft_in`
 /// taps, so its delay is `fft_in / 2` input samples.
-fn fft_block_sizes(rate_in: usize, rate_out: usize) -> (usize, usize) {
+pub(crate) fn fft_block_sizes(rate_in: usize, rate_out: usize) -> (usize, usize) {
     let (mut a, mut b) = (rate_in, rate_out);
     while b != 0 {
         (a, b) = (b, a % b);
@@ -172,7 +172,7 @@ fn fft_block_sizes(rate_in: usize, rate_out: usize) -> (usize, usize) {
 /// `lead_pad` zeros makes the remaining delay
 /// `(filter_delay_in + lead_pad) · ratio − trimmed_out` as close as possible to
 /// the whole number `skip_out` of output samples to drop.
-fn delay_compensation(ratio: f64, filter_delay_in: f64, trimmed_out: usize) -> (usize, usize) {
+pub(crate) fn delay_compensation(ratio: f64, filter_delay_in: f64, trimmed_out: usize) -> (usize, usize) {
     let mut best = (0usize, 0usize, f64::INFINITY);
     for lead_pad in 0..=MAX_LEAD_PAD {
         let rest = (filter_delay_in + lead_pad as f64) * ratio - trimmed_out as f64;

@@ -30,6 +30,17 @@ pub enum BenchWhat {
     Model(ModelBenchArgs),
     /// Exact cosine k-nearest-neighbour query latency on random unit vectors.
     Knn(KnnBenchArgs),
+    /// Library-map layout time (PCA and t-SNE separately) and map quality on
+    /// clustered synthetic vectors.
+    Tsne(super::bench_tsne::TsneBenchArgs),
+    /// The map's point renderer alone: milliseconds per frame with N points
+    /// (offscreen, on the wgpu adapter there is: lavapipe without a GPU).
+    #[cfg(feature = "gui")]
+    Map(super::bench_gui::MapBenchArgs),
+    /// Cold start of the window on a synthetic library (under Xvfb when
+    /// there is no display): first frame, library ready, map ready.
+    #[cfg(feature = "gui")]
+    Startup(super::bench_gui::StartupBenchArgs),
 }
 
 /// Arguments of `tuneatlas bench import`.
@@ -63,6 +74,11 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         BenchWhat::Import(a) => bench_import(a),
         BenchWhat::Model(a) => bench_model(a),
         BenchWhat::Knn(a) => bench_knn(a),
+        BenchWhat::Tsne(a) => super::bench_tsne::bench_tsne(a, build_profile()),
+        #[cfg(feature = "gui")]
+        BenchWhat::Map(a) => super::bench_gui::bench_map(a, build_profile()),
+        #[cfg(feature = "gui")]
+        BenchWhat::Startup(a) => super::bench_gui::bench_startup(a, build_profile()),
     }
 }
 

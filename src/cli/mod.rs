@@ -3,12 +3,19 @@
 //! exit code only when nothing could be done.
 
 mod bench;
+#[cfg(feature = "gui")]
+mod bench_gui;
+mod bench_tsne;
 mod embed;
+mod export;
 mod import;
 mod list;
+mod map;
 mod model_args;
 mod model_cmd;
+mod play;
 mod similar;
+mod tag;
 mod train;
 
 use std::path::PathBuf;
@@ -27,6 +34,19 @@ pub struct Cli {
     /// More log output (repeat for more).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// Open the bundled demo library (imported the first time). Without a
+    /// display: import it headless and print what was found.
+    #[arg(long)]
+    pub demo: bool,
+    /// Do not open an audio output (the player bar says so).
+    #[arg(long, env = "TUNEATLAS_NO_AUDIO")]
+    pub no_audio: bool,
+    /// Save a PNG of the window once the library is shown, then quit.
+    #[arg(long, value_name = "PNG")]
+    pub screenshot: Option<PathBuf>,
+    /// Print how long the window took to start (first frame, library, map), then quit.
+    #[arg(long, hide = true)]
+    pub startup_report: bool,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -46,6 +66,14 @@ pub enum Command {
     Similar(similar::SimilarArgs),
     /// Show the tags the model predicts for one track, by category.
     Tags(similar::TagsArgs),
+    /// Play tracks (library ids, "Artist - Title", or files), printing the position.
+    Play(play::PlayArgs),
+    /// Your own tags, in named sets: `tag add|rm [--set NAME] TRACK... --tag TAG...`, `tag list`.
+    Tag(tag::TagArgs),
+    /// Write a playlist (m3u), the tags (tags-csv, tags-json) or Embedding Projector files.
+    Export(export::ExportArgs),
+    /// Compute (or reuse) the library map: the 2-d t-SNE layout of the track vectors, cached per model.
+    Map(map::MapArgs),
     /// Print performance figures.
     Bench(bench::BenchArgs),
     /// Model directories (e.g. regenerate the shipped initial model).
@@ -98,24 +126,20 @@ fn init_logging(verbose: u8) {
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
 }
 
+/// When `run` started: the cold-start clock of the window.
+static STARTED_AT: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+
+/// The instant `run` started (now, if it has not).
+fn cli_started_at() -> std::time::Instant {
+    *STARTED_AT.get_or_init(std::time::Instant::now)
+}
+
 /// Parses arguments, runs the command, and maps the outcome to an exit code.
 pub fn run() -> ExitCode {
+    cli_started_at();
     let cli = Cli::parse();
     init_logging(cli.verbose);
-    let result = match &cli.command {
-        Some(Command::Import(args)) => db_path(&cli.db).and_then(|db| import::run(&db, args)),
-        Some(Command::Embed(args)) => db_path(&cli.db).and_then(|db| embed::run(&db, args)),
-        Some(Command::Tracks(args)) => db_path(&cli.db).and_then(|db| list::tracks(&db, args)),
-        Some(Command::Errors(args)) => db_path(&cli.db).and_then(|db| list::errors(&db, args)),
-        Some(Command::Similar(args)) => db_path(&cli.db).and_then(|db| similar::similar(&db, args)),
-        Some(Command::Tags(args)) => db_path(&cli.db).and_then(|db| similar::tags(&db, args)),
-        Some(Command::Bench(args)) => bench::run(args),
-        Some(Command::Model(args)) => model_cmd::run(args),
-        Some(Command::Train(args)) => train::run_train(args),
-        Some(Command::Eval(args)) => train::run_eval(args),
-        None => no_command(&cli),
-    };
-    match result {
+    match dispatch(&cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -124,11 +148,81 @@ pub fn run() -> ExitCode {
     }
 }
 
+/// Runs one parsed command line.
+fn dispatch(cli: &Cli) -> anyhow::Result<()> {
+    match &cli.command {
+        Some(Command::Import(args)) => db_path(&cli.db).and_then(|db| import::run(&db, args)),
+        Some(Command::Embed(args)) => db_path(&cli.db).and_then(|db| embed::run(&db, args)),
+        Some(Command::Tracks(args)) => db_path(&cli.db).and_then(|db| list::tracks(&db, args)),
+        Some(Command::Errors(args)) => db_path(&cli.db).and_then(|db| list::errors(&db, args)),
+        Some(Command::Similar(args)) => db_path(&cli.db).and_then(|db| similar::similar(&db, args)),
+        Some(Command::Tags(args)) => db_path(&cli.db).and_then(|db| similar::tags(&db, args)),
+        Some(Command::Play(args)) => db_path(&cli.db).and_then(|db| play::run(&db, args, cli.no_audio)),
+        Some(Command::Tag(args)) => db_path(&cli.db).and_then(|db| tag::run(&db, args)),
+        Some(Command::Export(args)) => db_path(&cli.db).and_then(|db| export::run(&db, args)),
+        Some(Command::Map(args)) => db_path(&cli.db).and_then(|db| map::run(&db, args)),
+        Some(Command::Bench(args)) => bench::run(args),
+        Some(Command::Model(args)) => model_cmd::run(args),
+        Some(Command::Train(args)) => train::run_train(args),
+        Some(Command::Eval(args)) => train::run_eval(args),
+        None => no_command(cli),
+    }
+}
+
+#[cfg(feature = "gui")]
+/// Whether a window can be opened at all (Linux/BSD: an X11 or Wayland
+/// display is named); elsewhere assume yes.
+fn has_display() -> bool {
+    if cfg!(any(target_os = "linux", target_os = "freebsd", target_os = "openbsd", target_os = "netbsd")) {
+        ["DISPLAY", "WAYLAND_DISPLAY"].iter().any(|v| std::env::var_os(v).is_some_and(|s| !s.is_empty()))
+    } else {
+        true
+    }
+}
+
+#[cfg(feature = "gui")]
+/// Without a display: import the demo (or report on the library) headless,
+/// so the README's main command does something useful on a server.
+fn headless(cli: &Cli) -> anyhow::Result<()> {
+    let db = db_path(&cli.db)?;
+    if !cli.demo {
+        anyhow::bail!(
+            "no display to open the window on (DISPLAY / WAYLAND_DISPLAY unset); use a subcommand \
+             (tuneatlas --help), or --demo to import the demo library headless"
+        );
+    }
+    let folder =
+        tuneatlas::config::demo_folder().context("the demo library (assets/demo) is not installed")?;
+    let demo_db = tuneatlas::config::demo_db(&db);
+    eprintln!("no display: importing the demo library headless into {}", demo_db.display());
+    let db_arg = demo_db.display().to_string();
+    let folder_arg = folder.display().to_string();
+    for args in [
+        vec!["tuneatlas", "--db", &db_arg, "import", &folder_arg],
+        vec!["tuneatlas", "--db", &db_arg, "map"],
+        vec!["tuneatlas", "--db", &db_arg, "tracks"],
+    ] {
+        dispatch(&Cli::try_parse_from(args)?)?;
+    }
+    Ok(())
+}
+
 /// No subcommand: open the desktop window (or, in a build without the `gui`
 /// feature, print the help).
 #[cfg(feature = "gui")]
 fn no_command(cli: &Cli) -> anyhow::Result<()> {
-    tuneatlas::app::run(db_path(&cli.db)?)
+    if !has_display() {
+        return headless(cli);
+    }
+    tuneatlas::app::run(tuneatlas::app::AppOptions {
+        db: db_path(&cli.db)?,
+        db_explicit: cli.db.is_some(),
+        audio: !cli.no_audio,
+        demo: cli.demo,
+        screenshot: cli.screenshot.clone(),
+        startup_report: cli.startup_report,
+        started_at: cli_started_at(),
+    })
 }
 
 /// No subcommand: open the desktop window (or, in a build without the `gui`

@@ -139,7 +139,7 @@ struct TagsOutput {
     categories: Vec<CategoryTags>,
 }
 
-fn open_existing(db: &Path) -> anyhow::Result<Store> {
+pub(super) fn open_existing(db: &Path) -> anyhow::Result<Store> {
     if !db.exists() {
         anyhow::bail!("no library yet at {} (run `tuneatlas import DIR` first)", db.display());
     }
@@ -148,7 +148,7 @@ fn open_existing(db: &Path) -> anyhow::Result<Store> {
 
 /// The model version to use: the one asked for (which must exist), or the
 /// one most of the library is embedded with; either must have vectors.
-fn model_version(store: &Store, requested: Option<&str>) -> anyhow::Result<String> {
+pub(super) fn model_version(store: &Store, requested: Option<&str>) -> anyhow::Result<String> {
     let version = match requested {
         Some(v) => {
             let models = store.models()?;

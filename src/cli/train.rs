@@ -281,9 +281,10 @@ fn distill(args: &DistillArgs) -> anyhow::Result<()> {
     card.trained = true;
     card.description = format!(
         "DPNN distilled from musicnn (MSD_musicnn + MTT_musicnn) on {} free game-soundtrack, tracker and \
-         MIDI-render tracks with soft-target BCE, LSI triplets and same-track triplets. See README.md for \
-         data, metrics and limits (almost no sung vocals in the training data).",
-        data.corpus.tracks.len()
+         MIDI-render tracks with {}. See README.md for data, metrics and limits (almost no sung vocals \
+         in the training data).",
+        data.corpus.tracks.len(),
+        cfg.objective_summary()
     );
     card.provenance = Provenance {
         method: format!(

@@ -8,6 +8,8 @@
 
 pub mod knn;
 pub mod lookup;
+pub mod path;
 
 pub use knn::{DEFAULT_DIM, Neighbor, PARALLEL_MIN_ROWS, ScanMode, VectorIndex, random_unit_vectors};
 pub use lookup::resolve_track;
+pub use path::{radio, song_path};

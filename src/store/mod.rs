@@ -7,7 +7,9 @@
 //! applied in order and recorded in `PRAGMA user_version`; a database written
 //! by a newer tuneatlas is refused rather than risked.
 
+mod map;
 mod rows;
+mod user_tags;
 mod vectors;
 
 use std::path::{Path, PathBuf};
@@ -17,13 +19,19 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, pa
 
 use crate::{Error, Result};
 
+pub use map::{MapCoord, StoredLayout};
 pub use rows::{ClipRow, FileErrorRow, ImportCounts, KnownFile, RunStatus, TrackRecord, TrackRow, WriteOp};
-pub use vectors::{Embedding, ModelOutput, ModelRow, TagScore, blob_to_vector, vector_to_blob};
+pub use user_tags::{DEFAULT_TAG_SET, TagSource, normalize_tag};
+pub use vectors::{Embedding, ModelOutput, ModelRow, TagMatrix, TagScore, blob_to_vector, vector_to_blob};
 
 /// The migrations, in order; migration `i` (0-based) moves the schema from
 /// version `i` to `i + 1`.
-const MIGRATIONS: &[&str] =
-    &[include_str!("migrations/001_library.sql"), include_str!("migrations/002_models.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/001_library.sql"),
+    include_str!("migrations/002_models.sql"),
+    include_str!("migrations/003_map.sql"),
+    include_str!("migrations/004_user_tags.sql"),
+];
 
 /// The schema version this build writes and understands.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

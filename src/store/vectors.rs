@@ -44,6 +44,45 @@ pub struct Embedding {
     pub tags: Vec<TagScore>,
 }
 
+/// Tag scores of many tracks for one model version: rows are tracks (in
+/// `track_ids` order, ascending), columns are `(category, tag)` pairs in
+/// genre, style, mood, theme order. A tag a track has no stored score for
+/// (e.g. one the model marks untaught) reads 0.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TagMatrix {
+    /// `(category, tag)` of each column.
+    pub tags: Vec<(String, String)>,
+    /// Track id of each row, ascending.
+    pub track_ids: Vec<i64>,
+    /// Row-major scores, `track_ids.len() × tags.len()`.
+    pub scores: Vec<f32>,
+}
+
+impl TagMatrix {
+    /// The row of `track_id`, if the track has scores.
+    pub fn row(&self, track_id: i64) -> Option<&[f32]> {
+        let i = self.track_ids.binary_search(&track_id).ok()?;
+        let n = self.tags.len();
+        self.scores.get(i * n..(i + 1) * n)
+    }
+
+    /// Column indices of one category, in column order.
+    pub fn category_columns(&self, category: &str) -> Vec<usize> {
+        self.tags.iter().enumerate().filter(|(_, (c, _))| c == category).map(|(i, _)| i).collect()
+    }
+
+    /// The strongest tag of `category` for `track_id` with its score.
+    pub fn top_tag(&self, track_id: i64, category: &str) -> Option<(&str, f32)> {
+        let row = self.row(track_id)?;
+        self.tags
+            .iter()
+            .zip(row)
+            .filter(|((c, _), _)| c == category)
+            .max_by(|a, b| a.1.total_cmp(b.1))
+            .map(|((_, t), s)| (t.as_str(), *s))
+    }
+}
+
 /// An embedding together with the model version that made it: what the
 /// import's model stage attaches to a track before it is written.
 #[derive(Debug, Clone, PartialEq)]
@@ -169,6 +208,42 @@ impl Store {
             Ok(TagScore { category: r.get(0)?, tag: r.get(1)?, score: r.get::<_, f64>(2)? as f32 })
         })?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// Every stored tag score of `model_version` as one dense matrix: what
+    /// the map needs to colour 100k points by a tag, and the library table to
+    /// show each track's top genre and mood, without one query per track.
+    pub fn tag_matrix(&self, model_version: &str) -> Result<TagMatrix> {
+        let mut tags_stmt = self.conn.prepare_cached(
+            "SELECT DISTINCT category, tag FROM track_tags WHERE model_version = ?1
+             ORDER BY CASE category WHEN 'genre' THEN 0 WHEN 'style' THEN 1 WHEN 'mood' THEN 2
+                                    WHEN 'theme' THEN 3 ELSE 4 END, tag",
+        )?;
+        let tags: Vec<(String, String)> = tags_stmt
+            .query_map(params![model_version], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        let column: std::collections::HashMap<(&str, &str), usize> =
+            tags.iter().enumerate().map(|(i, (c, t))| ((c.as_str(), t.as_str()), i)).collect();
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT g.track_id, g.category, g.tag, g.score FROM track_tags g JOIN tracks t ON t.id = g.track_id
+             WHERE g.model_version = ?1 AND t.status = 'ok' ORDER BY g.track_id",
+        )?;
+        let mut rows = stmt.query(params![model_version])?;
+        let mut matrix = TagMatrix { tags: tags.clone(), track_ids: Vec::new(), scores: Vec::new() };
+        while let Some(r) = rows.next()? {
+            let track_id: i64 = r.get(0)?;
+            if matrix.track_ids.last() != Some(&track_id) {
+                matrix.track_ids.push(track_id);
+                matrix.scores.extend(std::iter::repeat_n(0.0, tags.len()));
+            }
+            let category: String = r.get(1)?;
+            let tag: String = r.get(2)?;
+            if let Some(&col) = column.get(&(category.as_str(), tag.as_str())) {
+                let row = matrix.track_ids.len() - 1;
+                matrix.scores[row * tags.len() + col] = r.get::<_, f64>(3)? as f32;
+            }
+        }
+        Ok(matrix)
     }
 
     /// Present tracks that have clips but no vector for `model_version`: the

@@ -89,6 +89,26 @@ pub struct DistillConfig {
     pub augment: AugmentConfig,
 }
 
+impl DistillConfig {
+    /// The objective in words, naming only the terms that have a weight, so a
+    /// model card never claims a term an ablation switched off.
+    pub fn objective_summary(&self) -> String {
+        let terms = [
+            (self.bce_weight, "soft-target BCE"),
+            (self.lsi_weight, "LSI triplets"),
+            (self.track_weight, "same-track triplets"),
+            (self.relational_weight, "relational distillation of the teachers' penultimate cosines"),
+        ];
+        let named: Vec<String> =
+            terms.iter().filter(|(w, _)| *w > 0.0).map(|(w, name)| format!("{name} (weight {w})")).collect();
+        match named.as_slice() {
+            [] => "no loss term".to_owned(),
+            [one] => one.clone(),
+            [init @ .., last] => format!("{} and {last}", init.join(", ")),
+        }
+    }
+}
+
 impl Default for DistillConfig {
     fn default() -> Self {
         DistillConfig {

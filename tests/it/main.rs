@@ -7,8 +7,15 @@ mod cli;
 mod common;
 mod decode;
 mod embed;
+mod export;
 mod features_golden;
+#[cfg(feature = "gui")]
+mod gui;
 mod import;
+mod map;
 mod model;
+mod playback;
 mod similar;
+mod song_path;
 mod train;
+mod user_tags;

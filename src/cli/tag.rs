@@ -1,0 +1,197 @@
+//! `tuneatlas tag add|rm|list`: the user's own tags from the command line —
+//! the same store calls the GUI's tag editor makes, for scripting and for
+//! tagging a batch of tracks at once before fine-tuning.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use clap::{Args, Subcommand};
+use serde::Serialize;
+use tuneatlas::index::resolve_track;
+use tuneatlas::store::{DEFAULT_TAG_SET, Store, TagSource, TrackRow, normalize_tag};
+
+/// Arguments of `tuneatlas tag`.
+#[derive(Debug, Args)]
+pub struct TagArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub action: TagAction,
+}
+
+/// The `tag` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum TagAction {
+    /// Give tracks tags: `tag add [--set NAME] TRACK... --tag TAG...`.
+    Add(TagEditArgs),
+    /// Take tags off tracks: `tag rm [--set NAME] TRACK... --tag TAG...`.
+    Rm(TagEditArgs),
+    /// Show the tags of tracks, or (without tracks) the tag sets and how often each tag is used.
+    List(TagListArgs),
+}
+
+/// Arguments of `tag add` and `tag rm`.
+#[derive(Debug, Args)]
+pub struct TagEditArgs {
+    /// The tag set (e.g. "moods", "occasions"); created when new.
+    #[arg(long, default_value = DEFAULT_TAG_SET)]
+    pub set: String,
+    /// The tracks: ids (see `tuneatlas tracks`), file paths, or "Artist - Title".
+    #[arg(required = true, value_name = "TRACK")]
+    pub tracks: Vec<String>,
+    /// The tags, after the tracks (`--tag calm "late night"` or `--tag calm --tag dark`).
+    /// Case and extra spaces do not matter.
+    #[arg(long = "tag", short = 't', required = true, num_args = 1.., value_name = "TAG")]
+    pub tags: Vec<String>,
+}
+
+/// Arguments of `tag list`.
+#[derive(Debug, Args)]
+pub struct TagListArgs {
+    /// Only this tag set.
+    #[arg(long)]
+    pub set: Option<String>,
+    /// The tracks whose tags to show (none: summarise the tag sets).
+    #[arg(value_name = "TRACK")]
+    pub tracks: Vec<String>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// One track's tags in `tag list --json`.
+#[derive(Debug, Serialize)]
+struct TrackTagsOut {
+    id: i64,
+    title: String,
+    artist: Option<String>,
+    /// set → tags
+    tags: BTreeMap<String, Vec<String>>,
+}
+
+/// A tag and how many tracks carry it, in `tag list --json`.
+#[derive(Debug, Serialize)]
+struct TagCountOut {
+    tag: String,
+    tracks: usize,
+}
+
+fn open_existing(db: &Path) -> anyhow::Result<Store> {
+    if !db.exists() {
+        anyhow::bail!("no library yet at {} (run `tuneatlas import DIR` first)", db.display());
+    }
+    Ok(Store::open(db)?)
+}
+
+/// The tracks named on the command line, each once, in the order given.
+fn resolve_all(store: &Store, queries: &[String]) -> anyhow::Result<Vec<TrackRow>> {
+    let mut out: Vec<TrackRow> = Vec::with_capacity(queries.len());
+    for q in queries {
+        let track = resolve_track(store, q)?;
+        if !out.iter().any(|t| t.id == track.id) {
+            out.push(track);
+        }
+    }
+    Ok(out)
+}
+
+fn describe(t: &TrackRow) -> String {
+    match &t.artist {
+        Some(a) => format!("{a} - {}", t.title),
+        None => t.title.clone(),
+    }
+}
+
+/// Runs `tuneatlas tag ...`.
+pub fn run(db: &Path, args: &TagArgs) -> anyhow::Result<()> {
+    match &args.action {
+        TagAction::Add(a) => add(db, a),
+        TagAction::Rm(a) => remove(db, a),
+        TagAction::List(a) => list(db, a),
+    }
+}
+
+fn add(db: &Path, args: &TagEditArgs) -> anyhow::Result<()> {
+    let mut store = open_existing(db)?;
+    let tracks = resolve_all(&store, &args.tracks)?;
+    let ids: Vec<i64> = tracks.iter().map(|t| t.id).collect();
+    let added = store.add_user_tags(&ids, &args.set, &args.tags, TagSource::User)?;
+    let set = normalize_tag(&args.set)?;
+    let asked = ids.len() * args.tags.len();
+    println!(
+        "added {added} tag(s) in set \"{set}\" to {} track(s){}",
+        ids.len(),
+        if added < asked { " (the rest were already there)" } else { "" }
+    );
+    Ok(())
+}
+
+fn remove(db: &Path, args: &TagEditArgs) -> anyhow::Result<()> {
+    let mut store = open_existing(db)?;
+    let tracks = resolve_all(&store, &args.tracks)?;
+    let ids: Vec<i64> = tracks.iter().map(|t| t.id).collect();
+    let set = normalize_tag(&args.set)?;
+    let sets = store.tag_sets()?;
+    if !sets.contains(&set) {
+        anyhow::bail!("no tag set named \"{set}\" (sets: {})", sets.join(", "));
+    }
+    let removed = store.remove_user_tags(&ids, &set, &args.tags)?;
+    println!("removed {removed} tag(s) in set \"{set}\" from {} track(s)", ids.len());
+    Ok(())
+}
+
+fn list(db: &Path, args: &TagListArgs) -> anyhow::Result<()> {
+    let store = open_existing(db)?;
+    let set = args.set.as_deref().map(normalize_tag).transpose()?;
+    let sets = store.tag_sets()?;
+    if let Some(s) = &set
+        && !sets.contains(s)
+    {
+        anyhow::bail!("no tag set named \"{s}\" (sets: {})", sets.join(", "));
+    }
+    if args.tracks.is_empty() {
+        let mut summary: BTreeMap<String, Vec<TagCountOut>> = BTreeMap::new();
+        for name in sets.iter().filter(|n| set.as_ref().is_none_or(|s| s == *n)) {
+            let counts = store.tag_counts(name)?;
+            summary.insert(
+                name.clone(),
+                counts.into_iter().map(|(tag, tracks)| TagCountOut { tag, tracks }).collect(),
+            );
+        }
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&summary)?);
+            return Ok(());
+        }
+        for (name, counts) in &summary {
+            println!("{name} ({} tag(s))", counts.len());
+            for c in counts {
+                println!("  {:<24} {:>6} track(s)", c.tag, c.tracks);
+            }
+        }
+        return Ok(());
+    }
+    let tracks = resolve_all(&store, &args.tracks)?;
+    let mut out = Vec::with_capacity(tracks.len());
+    for t in &tracks {
+        let mut tags: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (s, tag) in store.user_tags(t.id)? {
+            if set.as_ref().is_none_or(|wanted| *wanted == s) {
+                tags.entry(s).or_default().push(tag);
+            }
+        }
+        out.push(TrackTagsOut { id: t.id, title: t.title.clone(), artist: t.artist.clone(), tags });
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(());
+    }
+    for (t, o) in tracks.iter().zip(&out) {
+        println!("{:>6}  {}", t.id, describe(t));
+        if o.tags.is_empty() {
+            println!("        —");
+        }
+        for (s, tags) in &o.tags {
+            println!("        {s}: {}", tags.join(", "));
+        }
+    }
+    Ok(())
+}
