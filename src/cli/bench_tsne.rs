@@ -23,7 +23,10 @@ pub struct TsneBenchArgs {
     /// Number of Gaussian clusters on the unit sphere.
     #[arg(long, default_value_t = 40)]
     pub clusters: usize,
-    /// Cluster spread: each vector is centre + noise · (random unit vector), re-normalised.
+    /// Sub-clusters ("albums") per cluster, so each track has real near neighbours.
+    #[arg(long, default_value_t = 8)]
+    pub sub_clusters: usize,
+    /// Spread around a sub-cluster: each vector is sub-centre + noise · (random unit vector), re-normalised.
     #[arg(long, default_value_t = 1.0)]
     pub noise: f32,
     /// Seed of the synthetic data.
@@ -77,17 +80,25 @@ pub fn bench_tsne(args: &TsneBenchArgs, build_profile: &str) -> anyhow::Result<(
         "need ≥ 2 tracks, ≥ 2 dimensions, k ≥ 1"
     );
     println!(
-        "bench tsne: {} tracks, {}-d, {} clusters (noise {}), seed {}, perplexity {}, {} cores, {} build",
+        "bench tsne: {} tracks, {}-d, {} clusters × {} sub-clusters (noise {}), seed {}, perplexity {}, {} cores, {} build",
         args.tracks,
         args.dim,
         args.clusters,
+        args.sub_clusters,
         args.noise,
         args.seed,
         args.perplexity,
         worker_count(),
         build_profile
     );
-    let data = clustered_unit_vectors(args.tracks, args.dim, args.clusters, args.noise, args.seed);
+    let data = clustered_unit_vectors(
+        args.tracks,
+        args.dim,
+        args.clusters,
+        args.sub_clusters,
+        args.noise,
+        args.seed,
+    );
     for &pca_dims in &args.pca_dims {
         for &theta in &args.theta {
             for &max_iter in &args.max_iter {

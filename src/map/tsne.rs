@@ -18,19 +18,25 @@
 //! caller within [`PROGRESS_TICK`], but the detached computation itself runs
 //! to its end in the background and its result is thrown away.
 //!
-//! Determinism: the initial embedding comes from `seed`; the neighbour search
-//! inside bhtsne picks its vantage points at random, which only matters for
-//! exactly tied distances (duplicate tracks), so every row gets a tiny
-//! deterministic offset that breaks such ties. Same vectors + same params →
-//! the same layout, bit for bit.
+//! Repeatability — a known limit of the library: the initial embedding comes
+//! from `seed`, but bhtsne 0.4.1 (what linfa-tsne 0.8.1 wraps) builds its
+//! neighbour-search tree around vantage points from an unseeded generator,
+//! and a slice-relative index bug in that build (`select_by` is given the
+//! absolute median index) makes the search approximate; so the neighbour
+//! lists, and with them the layout, differ from run to run (measured: points
+//! move up to half the map between two runs on 240 tracks). Each run is an
+//! equally valid map (the tests check its quality, not its bits), and the
+//! app computes a layout once per model version and caches it in the
+//! library file, so what a user sees stays put. Exact copies of a vector
+//! (the same song imported twice) are laid out once and put side by side.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::RecvTimeoutError;
 use linfa::traits::Transformer;
 use linfa_tsne::TSneParams;
-use ndarray::Array2;
+use ndarray::{Array2, Axis};
 use ndarray_rand::rand::SeedableRng;
 use ndarray_rand::rand::rngs::SmallRng;
 use serde::{Deserialize, Serialize};
@@ -46,17 +52,22 @@ pub const MIN_TSNE_TRACKS: usize = 4;
 /// How often the t-SNE stage reports progress and looks at the cancel token.
 pub const PROGRESS_TICK: Duration = Duration::from_millis(200);
 
-/// Seconds per n·log₂n·iteration of the Barnes–Hut gradient descent,
-/// measured with `tuneatlas bench tsne` on the 2-core dev machine (debug
-/// build; deps at opt-level 2). Only used for the progress estimate.
-const TSNE_S_PER_NLOGN_ITER: f64 = 1.0e-9;
+/// Seconds per n·log₂n·iteration of the Barnes–Hut gradient descent at
+/// θ = 0.5 (cost scales about as (0.5/θ)^0.75), measured with `tuneatlas
+/// bench tsne` at 10,000 tracks on the 2-core dev machine while it also
+/// trained a model (debug build: the t-SNE code is generic and so compiled
+/// at this crate's opt-level 1, which measured no slower than opt-level 3).
+/// Only used for the progress estimate.
+const TSNE_S_PER_NLOGN_ITER: f64 = 4.2e-7;
 
-/// Seconds per n·k·pca_dims of the input-similarity stage (neighbour
-/// search over the PCA-reduced vectors; k = 3·perplexity), measured likewise.
-const TSNE_S_PER_NEIGHBOR_DIM: f64 = 1.0e-9;
+/// Seconds per n²·dims^0.6 of the input-similarity stage (vantage-point
+/// tree neighbour search, close to a full scan at these dimensions),
+/// measured likewise: 8.5 s at 10,000 × 50, 5.0 s at 30, 24 s at 256.
+const TSNE_S_PER_NN_DIM: f64 = 8.1e-9;
 
-/// Relative size of the per-row offsets that break exact distance ties.
-const TIE_BREAK_SCALE: f32 = 1e-5;
+/// Distance between copies of one vector on the map, as a fraction of the
+/// layout's extent: a few pixels apart at the default zoom.
+const COPY_SPACING: f64 = 0.004;
 
 /// The parameters of a layout. Stored with the cached layout: asking for
 /// other parameters recomputes it.
@@ -137,26 +148,25 @@ impl LayoutProgress {
 }
 
 /// Expected seconds of the t-SNE stage for `n` tracks (after PCA) on the dev
-/// machine: neighbour search (n·3·perplexity·dims) plus gradient descent
+/// machine: neighbour search (≈ n²·dims^0.6) plus gradient descent
 /// (n·log₂n per iteration). A progress estimate, not a promise.
 pub fn estimate_tsne_s(n: usize, params: &LayoutParams) -> f64 {
     if n < MIN_TSNE_TRACKS {
         return 0.0;
     }
     let nf = n as f64;
-    let k = 3.0 * f64::from(params.effective_perplexity(n));
-    let dims = if params.pca_dims == 0 { 256.0 } else { params.pca_dims as f64 };
-    let theta_factor = 0.5 / f64::from(params.approx_threshold).max(0.1);
-    TSNE_S_PER_NEIGHBOR_DIM * nf * k * dims
-        + TSNE_S_PER_NLOGN_ITER * nf * nf.log2() * params.max_iter as f64 * theta_factor.sqrt()
+    let dims = if params.pca_dims == 0 { 256.0 } else { params.pca_dims.min(256) as f64 };
+    let theta_factor = (0.5 / f64::from(params.approx_threshold).max(0.1)).powf(0.75);
+    TSNE_S_PER_NN_DIM * nf * nf * dims.powf(0.6)
+        + TSNE_S_PER_NLOGN_ITER * nf * nf.log2() * params.max_iter as f64 * theta_factor
 }
 
 /// Lays out `vectors` (track id, vector) in 2-d with PCA + t-SNE.
 ///
 /// Tracks with zero or non-finite vectors are left out (see
 /// [`Layout::unusable_ids`]); fewer than [`MIN_TSNE_TRACKS`] usable tracks,
-/// or tracks that are all identical, get a trivial layout instead of an
-/// error. Fails when a track id repeats, vector lengths differ, t-SNE
+/// or fewer distinct vectors, get a circle instead of an error; copies of
+/// one vector sit side by side. Fails when a track id repeats, vector lengths differ, t-SNE
 /// fails, or `cancel` fires (checked before and between stages, and during
 /// t-SNE — see the module docs for what cancelling t-SNE means).
 pub fn compute_layout(
@@ -212,18 +222,24 @@ pub fn compute_layout(
         projection.explained_variance * 100.0,
         started.elapsed().as_secs_f64()
     );
-    if projection.rows.iter().all(|&v| v.abs() < 1e-7) {
-        // Identical vectors: t-SNE would divide by zero; nothing to separate.
-        tracing::warn!("map: all {n} track vectors are identical; showing them on a spiral");
-        return Ok(trivial_layout(&ids).with_unusable(unusable));
-    }
     cancel.check()?;
-    let data = tie_broken(projection.rows);
-    let xy = run_tsne(data, params, cancel, &mut progress)?;
-    let mut xy: Vec<[f64; 2]> = xy.outer_iter().map(|r| [f64::from(r[0]), f64::from(r[1])]).collect();
-    if xy.len() != n || xy.iter().any(|p| !p[0].is_finite() || !p[1].is_finite()) {
+    let (distinct, copy_of) = distinct_rows(&projection.rows);
+    let m = distinct.nrows();
+    if m < n {
+        tracing::info!("map: {} track(s) share their vector with another; laid out once", n - m);
+    }
+    let unique_xy: Vec<[f64; 2]> = if m < MIN_TSNE_TRACKS {
+        // Nothing (or too little) to separate: the distinct vectors go on a
+        // circle, their copies around them.
+        circle_positions(m)
+    } else {
+        let xy = run_tsne(distinct, params, cancel, &mut progress)?;
+        xy.outer_iter().map(|r| [f64::from(r[0]), f64::from(r[1])]).collect()
+    };
+    if unique_xy.len() != m || unique_xy.iter().any(|p| !p[0].is_finite() || !p[1].is_finite()) {
         return Err(Error::Invalid("t-SNE produced no usable coordinates (NaN or wrong count)".into()));
     }
+    let mut xy = with_copies_around(&unique_xy, &copy_of);
     normalize_positions(&mut xy);
     let points = ids.iter().zip(&xy).map(|(&track_id, p)| MapCoord {
         track_id,
@@ -247,24 +263,10 @@ pub(crate) fn unit(v: &[f32]) -> Option<Vec<f32>> {
     Some(v.iter().map(|&x| (f64::from(x) / norm) as f32).collect())
 }
 
-/// Points evenly around a circle (one track: the centre; many identical
-/// tracks: a sunflower spiral filling the disk), in id order.
+/// Points evenly around a circle (one track: the centre), in id order: the
+/// layout of libraries too small for t-SNE.
 fn trivial_layout(ids: &[i64]) -> Layout {
-    let n = ids.len();
-    let golden_angle = std::f64::consts::PI * (3.0 - 5f64.sqrt());
-    let mut xy: Vec<[f64; 2]> = (0..n)
-        .map(|i| {
-            if n == 1 {
-                [0.0, 0.0]
-            } else if n < MIN_TSNE_TRACKS {
-                let a = std::f64::consts::TAU * i as f64 / n as f64;
-                [a.cos(), a.sin()]
-            } else {
-                let (r, a) = (((i as f64 + 0.5) / n as f64).sqrt(), golden_angle * i as f64);
-                [r * a.cos(), r * a.sin()]
-            }
-        })
-        .collect();
+    let mut xy = circle_positions(ids.len());
     normalize_positions(&mut xy);
     Layout::from_points(ids.iter().zip(&xy).map(|(&track_id, p)| MapCoord {
         track_id,
@@ -274,19 +276,69 @@ fn trivial_layout(ids: &[i64]) -> Layout {
     }))
 }
 
-/// Adds to every row a tiny deterministic offset (relative to the data's
-/// spread), so no two rows are exactly equal and the neighbour search has no
-/// ties to resolve at random.
-fn tie_broken(mut rows: Array2<f32>) -> Array2<f32> {
-    let spread = rows.iter().fold(0f32, |m, &v| m.max(v.abs()));
-    let step = spread * TIE_BREAK_SCALE;
-    let mut state = 0x5EED_u64;
-    for v in rows.iter_mut() {
-        state = splitmix64(state);
-        let u = (state >> 40) as f32 / (1u64 << 24) as f32 - 0.5;
-        *v += step * u;
-    }
-    rows
+/// The distinct rows of `rows` (first occurrence order) and, for every
+/// row, the index of its distinct row. Why: an exact copy of a vector (the
+/// same song imported twice) adds nothing to the layout but t-SNE work, and
+/// at distance 0 each copy would be the other's strongest neighbour; laid
+/// out once, the copies go side by side, where each can be seen and clicked.
+fn distinct_rows(rows: &Array2<f32>) -> (Array2<f32>, Vec<usize>) {
+    let mut first_of: HashMap<Vec<u32>, usize> = HashMap::with_capacity(rows.nrows());
+    let mut keep = Vec::with_capacity(rows.nrows());
+    let copy_of = rows
+        .outer_iter()
+        .enumerate()
+        .map(|(i, row)| {
+            // +0.0 and −0.0 are the same coordinate.
+            let key: Vec<u32> = row.iter().map(|&v| (v + 0.0).to_bits()).collect();
+            *first_of.entry(key).or_insert_with(|| {
+                keep.push(i);
+                keep.len() - 1
+            })
+        })
+        .collect();
+    (rows.select(Axis(0), &keep), copy_of)
+}
+
+/// `n` points evenly on a unit circle (one point: the centre).
+fn circle_positions(n: usize) -> Vec<[f64; 2]> {
+    (0..n)
+        .map(|i| {
+            if n == 1 {
+                [0.0, 0.0]
+            } else {
+                let a = std::f64::consts::TAU * i as f64 / n as f64;
+                [a.cos(), a.sin()]
+            }
+        })
+        .collect()
+}
+
+/// Positions for every row: the first copy of a vector sits on its distinct
+/// row's spot, further copies on a small sunflower spiral around it (a
+/// [`COPY_SPACING`] fraction of the layout's extent apart), so each stays
+/// visible and clickable.
+fn with_copies_around(unique_xy: &[[f64; 2]], copy_of: &[usize]) -> Vec<[f64; 2]> {
+    let extent = unique_xy
+        .iter()
+        .flat_map(|p| p.iter().copied())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    let extent = if extent.1 > extent.0 { extent.1 - extent.0 } else { 1.0 };
+    let golden_angle = std::f64::consts::PI * (3.0 - 5f64.sqrt());
+    let mut copies_seen = vec![0usize; unique_xy.len()];
+    copy_of
+        .iter()
+        .map(|&u| {
+            let j = copies_seen[u];
+            copies_seen[u] += 1;
+            let [x, y] = unique_xy[u];
+            if j == 0 {
+                [x, y]
+            } else {
+                let (r, a) = (COPY_SPACING * extent * (j as f64).sqrt(), golden_angle * j as f64);
+                [x + r * a.cos(), y + r * a.sin()]
+            }
+        })
+        .collect()
 }
 
 /// One step of SplitMix64: a tiny, seedable generator for deterministic
