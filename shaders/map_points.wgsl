@@ -1,6 +1,6 @@
 // map_points.wgsl — the library map's point renderer (src/app/map_render.rs).
 //
-// One instanced quad per track: 6 vertices per instance, no vertex buffer for
+// One instanced quad per track: a 4-vertex triangle strip per instance, no vertex buffer for
 // the corners (they come from vertex_index), one instance buffer of points.
 // The render pass viewport is the map's rectangle (egui-wgpu sets it to the
 // paint callback's rect), so clip space [-1, 1]² covers exactly the map.
@@ -34,16 +34,9 @@ struct VsOut {
     @location(1) color: vec4<f32>,
 };
 
-// Two triangles covering [-1, 1]².
+// A triangle strip covering [-1, 1]²: (-1,-1), (1,-1), (-1,1), (1,1).
 fn corner(i: u32) -> vec2<f32> {
-    switch i {
-        case 0u: { return vec2<f32>(-1.0, -1.0); }
-        case 1u: { return vec2<f32>(1.0, -1.0); }
-        case 2u: { return vec2<f32>(1.0, 1.0); }
-        case 3u: { return vec2<f32>(-1.0, -1.0); }
-        case 4u: { return vec2<f32>(1.0, 1.0); }
-        default: { return vec2<f32>(-1.0, 1.0); }
-    }
+    return vec2<f32>(f32(i & 1u) * 2.0 - 1.0, f32(i >> 1u) * 2.0 - 1.0);
 }
 
 fn srgb_to_linear(c: vec3<f32>) -> vec3<f32> {
@@ -54,8 +47,9 @@ fn srgb_to_linear(c: vec3<f32>) -> vec3<f32> {
 
 @vertex
 fn vs_main(@builtin(vertex_index) vi: u32, @location(0) pos: vec2<f32>, @location(1) packed: u32) -> VsOut {
-    // one pixel of rim so the antialiased edge is not cut off
-    let rim = (view.radius_px + 1.0) / max(view.radius_px, 0.5);
+    // half a pixel of rim: the antialiased edge's coverage reaches zero
+    // exactly half a pixel outside the disc (see fs_main)
+    let rim = (view.radius_px + 0.5) / max(view.radius_px, 0.5);
     let c = corner(vi) * rim;
     let center = pos * view.scale + view.offset;
     // radius in clip units: 2 / viewport pixels per pixel; clip y points up
@@ -63,7 +57,13 @@ fn vs_main(@builtin(vertex_index) vi: u32, @location(0) pos: vec2<f32>, @locatio
     var out: VsOut;
     out.position = vec4<f32>(center + c * r, 0.0, 1.0);
     out.local = c;
-    out.color = unpack4x8unorm(packed);
+    // Colour conversion per vertex, not per fragment: the colour is the same
+    // over the whole quad.
+    var color = unpack4x8unorm(packed);
+    if view.srgb_target > 0.5 {
+        color = vec4<f32>(srgb_to_linear(color.rgb), color.a);
+    }
+    out.color = color;
     return out;
 }
 
@@ -76,10 +76,6 @@ fn fs_main(in: VsOut) -> @location(0) vec4<f32> {
     if alpha <= 0.0 {
         discard;
     }
-    var rgb = in.color.rgb;
-    if view.srgb_target > 0.5 {
-        rgb = srgb_to_linear(rgb);
-    }
     // egui blends premultiplied alpha
-    return vec4<f32>(rgb * alpha, alpha);
+    return vec4<f32>(in.color.rgb * alpha, alpha);
 }

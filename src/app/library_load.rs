@@ -8,35 +8,64 @@ use std::path::PathBuf;
 use crate::browse::LibrarySnapshot;
 use crossbeam_channel::{Receiver, TryRecvError, bounded};
 
+/// What a load delivers, in order.
+#[derive(Debug)]
+pub enum Loaded {
+    /// The track list without vectors and tag scores (staged loads only).
+    Tracks(LibrarySnapshot),
+    /// The whole snapshot: the load is over.
+    Complete(LibrarySnapshot),
+    /// The load failed; the message says why.
+    Failed(String),
+}
+
 /// A load in progress on the `ta-gui-load` thread.
 #[derive(Debug)]
 pub struct Loader {
-    rx: Receiver<Result<LibrarySnapshot, String>>,
+    rx: Receiver<Loaded>,
 }
 
 impl Loader {
     /// Starts reading `db` for `model_version` (the latest when `None`);
-    /// `ctx` is woken when the result is ready.
-    pub fn spawn(db: PathBuf, model_version: Option<String>, ctx: egui::Context) -> Result<Loader, String> {
-        let (tx, rx) = bounded(1);
+    /// `ctx` is woken whenever something arrives. With `staged`, the track
+    /// list comes first ([`Loaded::Tracks`]) so a large library's table is
+    /// usable before its vectors and tags are read — for the first load; a
+    /// reload keeps showing the old data until the new one is whole.
+    pub fn spawn(
+        db: PathBuf,
+        model_version: Option<String>,
+        staged: bool,
+        ctx: egui::Context,
+    ) -> Result<Loader, String> {
+        let (tx, rx) = bounded(2);
         std::thread::Builder::new()
             .name("ta-gui-load".into())
             .spawn(move || {
-                let _ =
-                    tx.send(LibrarySnapshot::load(&db, model_version.as_deref()).map_err(|e| e.to_string()));
+                let result = if staged {
+                    LibrarySnapshot::load_staged(&db, model_version.as_deref(), |tracks| {
+                        let _ = tx.send(Loaded::Tracks(tracks));
+                        ctx.request_repaint();
+                    })
+                } else {
+                    LibrarySnapshot::load(&db, model_version.as_deref())
+                };
+                let _ = tx.send(match result {
+                    Ok(snapshot) => Loaded::Complete(snapshot),
+                    Err(e) => Loaded::Failed(e.to_string()),
+                });
                 ctx.request_repaint();
             })
             .map_err(|e| format!("cannot start the library loader thread: {e}"))?;
         Ok(Loader { rx })
     }
 
-    /// The result once it has arrived; `None` while still loading.
-    pub fn poll(&self) -> Option<Result<LibrarySnapshot, String>> {
+    /// The next delivery once it has arrived; `None` while nothing new is in.
+    pub fn poll(&self) -> Option<Loaded> {
         match self.rx.try_recv() {
-            Ok(result) => Some(result),
+            Ok(loaded) => Some(loaded),
             Err(TryRecvError::Empty) => None,
             Err(TryRecvError::Disconnected) => {
-                Some(Err("the library loader stopped unexpectedly".to_owned()))
+                Some(Loaded::Failed("the library loader stopped unexpectedly".to_owned()))
             }
         }
     }

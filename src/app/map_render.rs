@@ -137,7 +137,7 @@ impl MapRenderer {
                 })],
             },
             primitive: wgpu::PrimitiveState {
-                topology: wgpu::PrimitiveTopology::TriangleList,
+                topology: wgpu::PrimitiveTopology::TriangleStrip,
                 cull_mode: None,
                 ..Default::default()
             },
@@ -231,7 +231,7 @@ impl MapRenderer {
         render_pass.set_pipeline(&self.pipeline);
         render_pass.set_bind_group(0, &map.bind_group, &[]);
         render_pass.set_vertex_buffer(0, instances.slice(..));
-        render_pass.draw(0..6, 0..map.count);
+        render_pass.draw(0..4, 0..map.count);
     }
 }
 

@@ -44,7 +44,7 @@ use crate::store::{Store, TagSource, TrackRow};
 use errors_ui::ErrorsWindow;
 use export_ui::{ExportKind, Exporter};
 use import_ui::{ImportPanel, ImportUiEvent};
-use library_load::Loader;
+use library_load::{Loaded, Loader};
 use library_ui::{LibraryView, RowExtras, TableEvent};
 use map_colors::{ColorBy, Legend};
 use map_job::MapJob;
@@ -182,6 +182,7 @@ struct StartupClock {
     report: bool,
     first_frame_ms: Option<f64>,
     library_ms: Option<f64>,
+    embedding_ms: Option<f64>,
     map_ms: Option<f64>,
 }
 
@@ -240,6 +241,7 @@ impl TuneAtlasApp {
                 report: options.startup_report,
                 first_frame_ms: None,
                 library_ms: None,
+                embedding_ms: None,
                 map_ms: None,
             },
         };
@@ -300,7 +302,7 @@ impl TuneAtlasApp {
     fn reload(&mut self, ctx: &egui::Context) {
         self.last_reload = Instant::now();
         let version = self.snapshot.model_version.clone();
-        self.load = match Loader::spawn(self.db.clone(), version, ctx.clone()) {
+        self.load = match Loader::spawn(self.db.clone(), version, !self.loaded_once, ctx.clone()) {
             Ok(loader) => LoadState::Loading(loader),
             Err(message) => LoadState::Failed(message),
         };
@@ -339,6 +341,11 @@ impl TuneAtlasApp {
             self.map_state = MapState::NoVectors;
             return;
         };
+        if !self.snapshot.embedding_loaded {
+            // The first step of a staged load: the vectors are on their way.
+            self.map_state = MapState::Computing;
+            return;
+        }
         if self.snapshot.index.is_none() {
             self.map_state = MapState::NoVectors;
             return;
@@ -365,15 +372,21 @@ impl TuneAtlasApp {
         if let LoadState::Loading(loader) = &self.load
             && let Some(result) = loader.poll()
         {
-            self.load = match result {
-                Ok(snapshot) => {
+            match result {
+                Loaded::Tracks(snapshot) => {
+                    // The table is usable; vectors and tags are still coming.
+                    self.set_snapshot(ctx, snapshot);
+                    self.startup.library_ms = self.startup.mark(self.startup.library_ms);
+                }
+                Loaded::Complete(snapshot) => {
                     self.set_snapshot(ctx, snapshot);
                     self.loaded_once = true;
                     self.startup.library_ms = self.startup.mark(self.startup.library_ms);
-                    LoadState::Ready
+                    self.startup.embedding_ms = self.startup.mark(self.startup.embedding_ms);
+                    self.load = LoadState::Ready;
                 }
-                Err(message) => LoadState::Failed(message),
-            };
+                Loaded::Failed(message) => self.load = LoadState::Failed(message),
+            }
         }
         if let Some(job) = &mut self.map_job
             && let Some(result) = job.poll()
@@ -597,7 +610,8 @@ impl TuneAtlasApp {
                     let current = self.snapshot.model_version.as_deref() == Some(m.version.as_str());
                     if ui.radio(current, &m.version).clicked() && !current {
                         let ctx = ui.ctx().clone();
-                        self.load = match Loader::spawn(self.db.clone(), Some(m.version.clone()), ctx) {
+                        self.load = match Loader::spawn(self.db.clone(), Some(m.version.clone()), false, ctx)
+                        {
                             Ok(loader) => LoadState::Loading(loader),
                             Err(message) => LoadState::Failed(message),
                         };
@@ -923,10 +937,11 @@ impl TuneAtlasApp {
         }
         let ms = |v: Option<f64>| v.map_or_else(|| "—".to_owned(), |v| format!("{v:.0} ms"));
         println!(
-            "startup: first frame {}, library ({} tracks) {}, map {}",
+            "startup: first frame {}, library ({} tracks) {}, tags and vectors {}, map {}",
             ms(self.startup.first_frame_ms),
             self.snapshot.tracks.len(),
             ms(self.startup.library_ms),
+            ms(self.startup.embedding_ms),
             ms(self.startup.map_ms)
         );
         self.startup.report = false;

@@ -151,3 +151,40 @@ fn model_init_reproduces_the_shipped_initial_model_byte_for_byte() {
         assert!(a == b, "{file} differs from the shipped one: regenerate with `tuneatlas model init`");
     }
 }
+
+/// `tuneatlas tracks | head` must end quietly, like any Unix tool, instead
+/// of panicking on the closed pipe.
+#[cfg(unix)]
+#[test]
+fn a_closed_output_pipe_ends_the_listing_quietly() {
+    use std::io::{BufRead, BufReader};
+    use std::os::unix::process::ExitStatusExt;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("lib.db");
+    let music = dir.path().join("music");
+    {
+        let mut store = Store::open(&db).expect("open");
+        let run = store.begin_run(&music).expect("run");
+        // Far more output than a pipe buffers (64 KiB).
+        let ops: Vec<_> =
+            (0..3000).map(|i| crate::map::track_op(music.join(format!("{i:05}.ogg")), i)).collect();
+        store.write_batch(run, &ops).expect("tracks");
+    }
+    let mut child = tuneatlas()
+        .arg("tracks")
+        .arg("--db")
+        .arg(&db)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut first).expect("first line");
+    assert!(first.contains("title"), "{first}");
+    // The reader is gone now: the pipe is closed.
+    let out = child.wait_with_output().expect("wait");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.signal(), Some(libc::SIGPIPE), "status {:?}; stderr: {stderr}", out.status);
+}

@@ -240,7 +240,7 @@ fn register(store: &mut Store, version: &str) {
         .expect("register");
 }
 
-fn track_op(path: PathBuf, i: usize) -> WriteOp {
+pub(crate) fn track_op(path: PathBuf, i: usize) -> WriteOp {
     WriteOp::Upsert(Box::new(TrackRecord {
         path,
         size_bytes: 100,
@@ -415,4 +415,65 @@ fn map_command_computes_then_reuses_the_layout() {
     assert_eq!(second["points"], first["points"]);
     let text = run(&["--recompute", "--perplexity", "5"]);
     assert!(text.contains("map of 50 tracks") && text.contains("recomputed"), "{text}");
+}
+
+/// The tag matrix behind map colours and the table's genre/mood columns:
+/// every stored score lands in its (track, tag) cell, columns in genre,
+/// style, mood, theme order, tags a track lacks read 0, and tracks whose
+/// files went missing are left out.
+#[test]
+fn the_tag_matrix_holds_every_stored_score() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("lib.db");
+    let vectors = clustered_unit_vectors(4, 8, 1, 1, 0.5, 1).vectors;
+    let mut store = Store::open(&db).expect("open");
+    let music = dir.path().join("music");
+    let run = store.begin_run(&music).expect("run");
+    let ops: Vec<WriteOp> = (0..4).map(|i| track_op(music.join(format!("{i}.ogg")), i)).collect();
+    store.write_batch(run, &ops).expect("tracks");
+    let ids = ids_in_insertion_order(&store);
+    register(&mut store, MODEL_A);
+    let score = |category: &str, tag: &str, score: f32| tuneatlas::store::TagScore {
+        category: category.into(),
+        tag: tag.into(),
+        score,
+    };
+    let tags_of = |i: usize| match i {
+        // One track lacks a tag; one has an extra one the others lack.
+        1 => vec![score("mood", "calm", 0.5), score("genre", "rock", 0.25)],
+        2 => vec![
+            score("theme", "night", 0.75),
+            score("mood", "calm", 0.125),
+            score("genre", "rock", 1.0),
+            score("genre", "jazz", 0.0625),
+        ],
+        _ => vec![
+            score("genre", "rock", i as f32 / 10.0),
+            score("mood", "calm", 0.9),
+            score("genre", "jazz", 0.3),
+        ],
+    };
+    let items: Vec<(i64, Embedding)> = ids
+        .iter()
+        .zip(&vectors)
+        .enumerate()
+        .map(|(i, (&id, (_, v)))| {
+            (id, Embedding { clip_vectors: vec![], track_vector: v.clone(), tags: tags_of(i) })
+        })
+        .collect();
+    store.write_embeddings(MODEL_A, &items).expect("embeddings");
+    // The last track's file goes missing: a later run that sees only the others.
+    let run = store.begin_run(&music).expect("run");
+    let seen: Vec<WriteOp> = ids[..3].iter().map(|&id| WriteOp::Seen { id }).collect();
+    store.write_batch(run, &seen).expect("seen");
+    store.mark_missing(&music, run).expect("mark missing");
+    let m = store.tag_matrix(MODEL_A).expect("matrix");
+    let columns: Vec<(&str, &str)> = m.tags.iter().map(|(c, t)| (c.as_str(), t.as_str())).collect();
+    assert_eq!(columns, [("genre", "jazz"), ("genre", "rock"), ("mood", "calm"), ("theme", "night")]);
+    assert_eq!(m.track_ids, ids[..3]);
+    assert_eq!(m.row(ids[0]), Some(&[0.3, 0.0, 0.9, 0.0][..]));
+    assert_eq!(m.row(ids[1]), Some(&[0.0, 0.25, 0.5, 0.0][..]));
+    assert_eq!(m.row(ids[2]), Some(&[0.0625, 1.0, 0.125, 0.75][..]));
+    assert_eq!(m.row(ids[3]), None, "a missing track has no row");
+    assert_eq!(m.top_tag(ids[2], "genre"), Some(("rock", 1.0)));
 }
