@@ -107,7 +107,17 @@ pub fn run(options: AppOptions) -> anyhow::Result<()> {
         ..Default::default()
     };
     eframe::run_native("tuneatlas", native, Box::new(move |cc| Ok(Box::new(TuneAtlasApp::new(cc, options)))))
-        .map_err(|e| anyhow!("cannot open the tuneatlas window: {e}"))
+        .map_err(|e| {
+            let hint = if matches!(e, eframe::Error::Wgpu(_)) {
+                "\nNo graphics adapter could draw the window. Install a GPU driver, or Mesa's software \
+                 one (Debian/Ubuntu: sudo apt-get install mesa-vulkan-drivers libvulkan1). Everything \
+                 else works without one: `tuneatlas import FOLDER`, `tuneatlas similar`, `tuneatlas map`, \
+                 `tuneatlas play` (see `tuneatlas --help`)."
+            } else {
+                ""
+            };
+            anyhow!("cannot open the tuneatlas window: {e}{hint}")
+        })
 }
 
 pub use crate::config::{demo_db, demo_folder};

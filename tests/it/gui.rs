@@ -204,3 +204,51 @@ fn the_real_binary_opens_a_window_under_xvfb_and_screenshots_it() {
     let distinct: std::collections::HashSet<[u8; 4]> = image.pixels().map(|p| p.0).collect();
     assert!(distinct.len() > 50, "only {} distinct colours: blank window?", distinct.len());
 }
+
+/// No graphics adapter at all (no GPU driver, not even lavapipe): the window
+/// cannot open, so the binary says why and what to install instead of
+/// panicking, and the rest of tuneatlas still works — an import on the same
+/// machine embeds on the CPU and says so.
+#[test]
+fn without_a_graphics_adapter_the_app_explains_and_the_cli_still_works() {
+    let dir = scratch("no-gpu");
+    let music = dir.join("music");
+    for i in 0..3 {
+        write_wav(&music.join(format!("tone {i}.wav")), 6.0, 220.0 * f64::from(i + 1), 22_050);
+    }
+    let db = dir.join("library.db");
+    let no_adapter = |c: &mut std::process::Command| {
+        c.env("WGPU_BACKEND", "vulkan")
+            .env("VK_ICD_FILENAMES", dir.join("no-such-driver.json"))
+            .env("VK_DRIVER_FILES", dir.join("no-such-driver.json"))
+            .env("XDG_DATA_HOME", dir.join("data"))
+            .env("XDG_CONFIG_HOME", dir.join("config"))
+            .env_remove("WAYLAND_DISPLAY")
+            .env_remove("TUNEATLAS_DB");
+    };
+    let mut window = std::process::Command::new("xvfb-run");
+    window
+        .args(["-a", "-s", "-screen 0 1280x800x24"])
+        .arg(env!("CARGO_BIN_EXE_tuneatlas"))
+        .arg("--db")
+        .arg(&db);
+    no_adapter(&mut window.arg("--no-audio"));
+    let out = window.output().expect("xvfb-run (Debian package xvfb) must be installed to run this test");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "the window opened without any adapter? {stderr}");
+    assert!(stderr.contains("No graphics adapter could draw the window"), "{stderr}");
+    assert!(stderr.contains("mesa-vulkan-drivers"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+
+    let mut import = std::process::Command::new(env!("CARGO_BIN_EXE_tuneatlas"));
+    import.arg("import").arg(&music).arg("--db").arg(&db);
+    no_adapter(&mut import);
+    let out = import.output().expect("run tuneatlas import");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "import without an adapter failed: {stderr}");
+    assert!(stderr.contains("running on the CPU"), "the CPU fallback must be announced: {stderr}");
+    let store = Store::open(&db).expect("store");
+    assert_eq!(store.tracks(false).expect("tracks").len(), 3);
+    let version = store.latest_model_version().expect("models").expect("embedded");
+    assert_eq!(store.track_vectors(&version).expect("vectors").len(), 3);
+}
