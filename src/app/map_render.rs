@@ -293,11 +293,16 @@ pub struct MapDrawFigures {
     pub upload_ms: f64,
 }
 
-/// Draws `n_points` random points `frames` times into an offscreen
+/// Draws `n_points` random points of `radius_px` `frames` times into an offscreen
 /// `size_px` target with the map's pipeline, waiting for the GPU after each
 /// frame, so the figure is the draw call's own cost (what a 60 fps map
 /// needs under 16 ms) without egui or a window around it.
-pub fn bench_map_draw(n_points: usize, frames: usize, size_px: [u32; 2]) -> Result<MapDrawFigures, String> {
+pub fn bench_map_draw(
+    n_points: usize,
+    frames: usize,
+    size_px: [u32; 2],
+    radius_px: f32,
+) -> Result<MapDrawFigures, String> {
     let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
     let adapter = pollster::block_on(instance.request_adapter(&wgpu::RequestAdapterOptions::default()))
         .map_err(|e| format!("no wgpu adapter (install mesa-vulkan-drivers for lavapipe): {e}"))?;
@@ -336,7 +341,7 @@ pub fn bench_map_draw(n_points: usize, frames: usize, size_px: [u32; 2]) -> Resu
         colors.push(egui::Color32::from_rgb((cluster * 37.0) as u8, (cluster * 91.0) as u8, 200));
     }
     let cloud = Arc::new(PointCloud { generation: 1, positions, colors });
-    let view_transform = ViewTransform { scale: [0.9, -0.9], offset: [0.0, 0.0], radius_px: 3.0 };
+    let view_transform = ViewTransform { scale: [0.9, -0.9], offset: [0.0, 0.0], radius_px };
     let callback = PointsCallback { map_id: 1, cloud, view: view_transform };
     let viewport = [size_px[0] as f32, size_px[1] as f32];
     let wait = |device: &wgpu::Device| {

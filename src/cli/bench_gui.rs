@@ -24,6 +24,10 @@ pub struct MapBenchArgs {
     /// Frames to time.
     #[arg(long, default_value_t = 60)]
     pub frames: usize,
+    /// Point radius in pixels (the map's default is 3): the cost per point
+    /// versus per covered pixel.
+    #[arg(long, default_value_t = 3.0)]
+    pub radius_px: f32,
 }
 
 /// `bench startup`.
@@ -39,12 +43,13 @@ pub struct StartupBenchArgs {
 
 /// Times the map's draw call with `args.points` points.
 pub fn bench_map(args: &MapBenchArgs, profile: &str) -> anyhow::Result<()> {
-    let f =
-        tuneatlas::app::bench_map_draw(args.points, args.frames, [1280, 800]).map_err(anyhow::Error::msg)?;
+    let f = tuneatlas::app::bench_map_draw(args.points, args.frames, [1280, 800], args.radius_px)
+        .map_err(anyhow::Error::msg)?;
     let pick = |q: f64| f.frame_ms[((f.frame_ms.len() - 1) as f64 * q).round() as usize];
     println!(
-        "map point renderer, {profile} build: {} points, {}×{} px, {} frames",
+        "map point renderer, {profile} build: {} points of radius {} px, {}×{} px, {} frames",
         f.n_points,
+        args.radius_px,
         f.size_px[0],
         f.size_px[1],
         f.frame_ms.len()
