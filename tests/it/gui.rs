@@ -232,7 +232,7 @@ fn without_a_graphics_adapter_the_app_explains_and_the_cli_still_works() {
         .arg(env!("CARGO_BIN_EXE_tuneatlas"))
         .arg("--db")
         .arg(&db);
-    no_adapter(&mut window.arg("--no-audio"));
+    no_adapter(window.arg("--no-audio"));
     let out = window.output().expect("xvfb-run (Debian package xvfb) must be installed to run this test");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "the window opened without any adapter? {stderr}");
