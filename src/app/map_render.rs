@@ -1,6 +1,9 @@
-//! The map's point renderer: every track is one instanced quad drawn by
-//! `shaders/map_points.wgsl` inside egui's own render pass, through an egui
-//! paint callback.
+//! The map's point renderer, inside egui's own render pass through an egui
+//! paint callback. Two ways to draw, chosen per adapter ([`RendererKind`]):
+//! on a GPU every track is one instanced quad (`shaders/map_points.wgsl`);
+//! on a CPU adapter (lavapipe), where per-triangle work dominates, a compute
+//! pass splats the points into a per-pixel id grid and one full-viewport
+//! triangle resolves it (`shaders/map_splat.wgsl`).
 //!
 //! egui's painter could draw circles too, but it tessellates each one on the
 //! CPU every frame (~100 vertices a circle): at 100k tracks that is ten
@@ -14,14 +17,51 @@ use std::sync::Arc;
 
 use eframe::egui_wgpu::{self, wgpu};
 
-/// The WGSL source, compiled into the binary.
+/// The WGSL source of the quad renderer, compiled into the binary.
 const SHADER: &str = include_str!("../../shaders/map_points.wgsl");
+
+/// The WGSL source of the splat renderer.
+const SPLAT_SHADER: &str = include_str!("../../shaders/map_splat.wgsl");
+
+/// Points per compute workgroup in the splat shader.
+const SPLAT_WORKGROUP: u32 = 64;
+
+/// Most workgroups per dispatch dimension (WebGPU's default limit).
+const MAX_WORKGROUPS_PER_DIM: u32 = 65_535;
 
 /// Bytes per point in the instance buffer: `vec2<f32>` position + packed RGBA8.
 const POINT_STRIDE_BYTES: u64 = 12;
 
-/// Bytes of the `View` uniform (see the shader; padded to 16-byte multiples).
+/// Bytes of the `View` uniform the quad shader reads (see the shader).
 const VIEW_BYTES: u64 = 32;
+
+/// Bytes of the `View` uniform as written: the quad shader's 32 bytes plus
+/// the splat shader's point count and grid size (padded to 16 bytes).
+const VIEW_BYTES_WRITTEN: u64 = 48;
+
+/// How the points are drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RendererKind {
+    /// One instanced, antialiased quad per point: the fast way on a GPU.
+    Quads,
+    /// A compute pass marks each pixel with its topmost point, one triangle
+    /// shades them: on a CPU rasteriser it avoids the per-triangle cost
+    /// (`tuneatlas bench map --renderer quads|splat` measures both).
+    Splat,
+}
+
+impl RendererKind {
+    /// Splat on a CPU adapter that can run it (compute shaders and storage
+    /// buffers in fragment shaders: not wgpu's OpenGL fallback), quads
+    /// everywhere else.
+    pub fn for_adapter(adapter: &wgpu::Adapter) -> RendererKind {
+        let cpu = adapter.get_info().device_type == wgpu::DeviceType::Cpu;
+        let compute =
+            adapter.get_downlevel_capabilities().flags.contains(wgpu::DownlevelFlags::COMPUTE_SHADERS);
+        let storage = adapter.limits().max_storage_buffers_per_shader_stage >= 3;
+        if cpu && compute && storage { RendererKind::Splat } else { RendererKind::Quads }
+    }
+}
 
 /// The points of one map, as the GPU gets them. Shared (`Arc`) between the
 /// UI, which rebuilds it when the layout or the colouring changes, and the
@@ -79,23 +119,76 @@ struct MapBuffers {
     instances: Option<wgpu::Buffer>,
     count: u32,
     uniform: wgpu::Buffer,
-    bind_group: wgpu::BindGroup,
+    /// The quad renderer's bind group (the uniform).
+    quad_bind_group: Option<wgpu::BindGroup>,
+    /// The splat renderer's id grid and bind groups, for the current points
+    /// and viewport size.
+    splat: Option<SplatBuffers>,
 }
 
-/// The pipeline and the per-map buffers, kept in egui-wgpu's callback
-/// resources (created once, when the window is created).
-pub struct MapRenderer {
+/// The splat renderer's per-map state.
+struct SplatBuffers {
+    grid: [u32; 2],
+    ids: wgpu::Buffer,
+    compute: wgpu::BindGroup,
+    resolve: wgpu::BindGroup,
+}
+
+/// The quad renderer's pipeline.
+struct QuadPipeline {
     pipeline: wgpu::RenderPipeline,
     bind_group_layout: wgpu::BindGroupLayout,
+}
+
+/// The splat renderer's two pipelines.
+struct SplatPipeline {
+    compute: wgpu::ComputePipeline,
+    compute_layout: wgpu::BindGroupLayout,
+    resolve: wgpu::RenderPipeline,
+    resolve_layout: wgpu::BindGroupLayout,
+}
+
+/// The pipeline of the chosen [`RendererKind`].
+enum Pipelines {
+    Quads(QuadPipeline),
+    Splat(SplatPipeline),
+}
+
+/// The pipelines and the per-map buffers, kept in egui-wgpu's callback
+/// resources (created once, when the window is created).
+pub struct MapRenderer {
+    pipelines: Pipelines,
     srgb_target: bool,
     maps: HashMap<u64, MapBuffers>,
 }
 
-impl MapRenderer {
-    /// Compiles the shader for the window's surface format. Must match the
-    /// render pass egui-wgpu opens: no depth buffer, one sample (eframe's
-    /// defaults, which tuneatlas keeps).
-    pub fn new(device: &wgpu::Device, target_format: wgpu::TextureFormat) -> MapRenderer {
+/// egui blends premultiplied alpha.
+const PREMULTIPLIED: wgpu::BlendComponent = wgpu::BlendComponent {
+    src_factor: wgpu::BlendFactor::One,
+    dst_factor: wgpu::BlendFactor::OneMinusSrcAlpha,
+    operation: wgpu::BlendOperation::Add,
+};
+
+/// A bind group layout entry for binding `binding`.
+fn layout_entry(
+    binding: u32,
+    visibility: wgpu::ShaderStages,
+    ty: wgpu::BufferBindingType,
+) -> wgpu::BindGroupLayoutEntry {
+    let min_binding_size = match ty {
+        wgpu::BufferBindingType::Uniform => NonZeroU64::new(VIEW_BYTES_WRITTEN),
+        _ => None,
+    };
+    wgpu::BindGroupLayoutEntry {
+        binding,
+        visibility,
+        ty: wgpu::BindingType::Buffer { ty, has_dynamic_offset: false, min_binding_size },
+        count: None,
+    }
+}
+
+impl QuadPipeline {
+    fn new(device: &wgpu::Device, target_format: wgpu::TextureFormat) -> QuadPipeline {
         let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
             label: Some("tuneatlas map points"),
             source: wgpu::ShaderSource::Wgsl(SHADER.into()),
@@ -118,11 +211,6 @@ impl MapRenderer {
             bind_group_layouts: &[Some(&bind_group_layout)],
             immediate_size: 0,
         });
-        let premultiplied = wgpu::BlendComponent {
-            src_factor: wgpu::BlendFactor::One,
-            dst_factor: wgpu::BlendFactor::OneMinusSrcAlpha,
-            operation: wgpu::BlendOperation::Add,
-        };
         let pipeline = device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
             label: Some("tuneatlas map points"),
             layout: Some(&layout),
@@ -149,50 +237,141 @@ impl MapRenderer {
                 compilation_options: wgpu::PipelineCompilationOptions::default(),
                 targets: &[Some(wgpu::ColorTargetState {
                     format: target_format,
-                    blend: Some(wgpu::BlendState { color: premultiplied, alpha: premultiplied }),
+                    blend: Some(wgpu::BlendState { color: PREMULTIPLIED, alpha: PREMULTIPLIED }),
                     write_mask: wgpu::ColorWrites::ALL,
                 })],
             }),
             multiview_mask: None,
             cache: None,
         });
-        MapRenderer {
-            pipeline,
-            bind_group_layout,
-            srgb_target: target_format.is_srgb(),
-            maps: HashMap::new(),
+        QuadPipeline { pipeline, bind_group_layout }
+    }
+}
+
+impl SplatPipeline {
+    fn new(device: &wgpu::Device, target_format: wgpu::TextureFormat) -> SplatPipeline {
+        use wgpu::BufferBindingType::{Storage, Uniform};
+        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some("tuneatlas map splat"),
+            source: wgpu::ShaderSource::Wgsl(SPLAT_SHADER.into()),
+        });
+        let compute_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some("tuneatlas map splat"),
+            entries: &[
+                layout_entry(0, wgpu::ShaderStages::COMPUTE, Uniform),
+                layout_entry(1, wgpu::ShaderStages::COMPUTE, Storage { read_only: true }),
+                layout_entry(2, wgpu::ShaderStages::COMPUTE, Storage { read_only: false }),
+            ],
+        });
+        let resolve_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some("tuneatlas map resolve"),
+            entries: &[
+                layout_entry(0, wgpu::ShaderStages::FRAGMENT, Uniform),
+                layout_entry(1, wgpu::ShaderStages::FRAGMENT, Storage { read_only: true }),
+                layout_entry(3, wgpu::ShaderStages::FRAGMENT, Storage { read_only: true }),
+            ],
+        });
+        let compute = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+            label: Some("tuneatlas map splat"),
+            layout: Some(&device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+                label: Some("tuneatlas map splat"),
+                bind_group_layouts: &[Some(&compute_layout)],
+                immediate_size: 0,
+            })),
+            module: &module,
+            entry_point: Some("splat"),
+            compilation_options: wgpu::PipelineCompilationOptions::default(),
+            cache: None,
+        });
+        let resolve = device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
+            label: Some("tuneatlas map resolve"),
+            layout: Some(&device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+                label: Some("tuneatlas map resolve"),
+                bind_group_layouts: &[Some(&resolve_layout)],
+                immediate_size: 0,
+            })),
+            vertex: wgpu::VertexState {
+                module: &module,
+                entry_point: Some("vs_full"),
+                compilation_options: wgpu::PipelineCompilationOptions::default(),
+                buffers: &[],
+            },
+            primitive: wgpu::PrimitiveState { cull_mode: None, ..Default::default() },
+            depth_stencil: None,
+            multisample: wgpu::MultisampleState { count: 1, mask: !0, alpha_to_coverage_enabled: false },
+            fragment: Some(wgpu::FragmentState {
+                module: &module,
+                entry_point: Some("fs_resolve"),
+                compilation_options: wgpu::PipelineCompilationOptions::default(),
+                targets: &[Some(wgpu::ColorTargetState {
+                    format: target_format,
+                    blend: Some(wgpu::BlendState { color: PREMULTIPLIED, alpha: PREMULTIPLIED }),
+                    write_mask: wgpu::ColorWrites::ALL,
+                })],
+            }),
+            multiview_mask: None,
+            cache: None,
+        });
+        SplatPipeline { compute, compute_layout, resolve, resolve_layout }
+    }
+}
+
+impl MapRenderer {
+    /// Compiles the shaders of `kind` for the window's surface format. Must
+    /// match the render pass egui-wgpu opens: no depth buffer, one sample
+    /// (eframe's defaults, which tuneatlas keeps).
+    pub fn new(device: &wgpu::Device, target_format: wgpu::TextureFormat, kind: RendererKind) -> MapRenderer {
+        let pipelines = match kind {
+            RendererKind::Quads => Pipelines::Quads(QuadPipeline::new(device, target_format)),
+            RendererKind::Splat => Pipelines::Splat(SplatPipeline::new(device, target_format)),
+        };
+        MapRenderer { pipelines, srgb_target: target_format.is_srgb(), maps: HashMap::new() }
+    }
+
+    /// Which way this renderer draws.
+    pub fn kind(&self) -> RendererKind {
+        match self.pipelines {
+            Pipelines::Quads(_) => RendererKind::Quads,
+            Pipelines::Splat(_) => RendererKind::Splat,
         }
     }
 
-    /// Registers the renderer with the window's wgpu state. Without wgpu (a
-    /// test harness without a renderer) the map falls back to egui circles.
+    /// Registers the renderer with the window's wgpu state, drawing the way
+    /// that suits its adapter. Without wgpu (a test harness without a
+    /// renderer) the map falls back to egui circles.
     pub fn install(render_state: &egui_wgpu::RenderState) {
-        let renderer = MapRenderer::new(&render_state.device, render_state.target_format);
+        let kind = RendererKind::for_adapter(&render_state.adapter);
+        tracing::debug!("map renderer: {kind:?} on {}", render_state.adapter.get_info().name);
+        let renderer = MapRenderer::new(&render_state.device, render_state.target_format, kind);
         render_state.renderer.write().callback_resources.insert(renderer);
     }
 
-    /// Uploads `cb`'s points if they are new and writes its view uniform.
+    /// Uploads `cb`'s points if they are new and writes its view uniform;
+    /// the splat renderer also records its compute pass into `encoder`
+    /// (which runs before the render pass that [`MapRenderer::paint`] draws in).
     fn prepare(
         &mut self,
         device: &wgpu::Device,
         queue: &wgpu::Queue,
+        encoder: &mut wgpu::CommandEncoder,
         cb: &PointsCallback,
         viewport_px: [f32; 2],
     ) {
-        let layout = &self.bind_group_layout;
         let map = self.maps.entry(cb.map_id).or_insert_with(|| {
             let uniform = device.create_buffer(&wgpu::BufferDescriptor {
                 label: Some("tuneatlas map view"),
-                size: VIEW_BYTES,
+                size: VIEW_BYTES_WRITTEN,
                 usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
                 mapped_at_creation: false,
             });
-            let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
-                label: Some("tuneatlas map view"),
-                layout,
-                entries: &[wgpu::BindGroupEntry { binding: 0, resource: uniform.as_entire_binding() }],
-            });
-            MapBuffers { generation: u64::MAX, instances: None, count: 0, uniform, bind_group }
+            MapBuffers {
+                generation: u64::MAX,
+                instances: None,
+                count: 0,
+                uniform,
+                quad_bind_group: None,
+                splat: None,
+            }
         });
         if map.generation != cb.cloud.generation {
             let bytes = cb.cloud.to_bytes();
@@ -201,16 +380,21 @@ impl MapRenderer {
                 let buffer = device.create_buffer(&wgpu::BufferDescriptor {
                     label: Some("tuneatlas map points"),
                     size: bytes.len() as u64,
-                    usage: wgpu::BufferUsages::VERTEX | wgpu::BufferUsages::COPY_DST,
+                    usage: wgpu::BufferUsages::VERTEX
+                        | wgpu::BufferUsages::STORAGE
+                        | wgpu::BufferUsages::COPY_DST,
                     mapped_at_creation: false,
                 });
                 queue.write_buffer(&buffer, 0, &bytes);
                 buffer
             });
             map.generation = cb.cloud.generation;
+            // The splat bind groups point at the old buffer.
+            map.splat = None;
         }
+        let grid = [viewport_px[0].round().max(1.0) as u32, viewport_px[1].round().max(1.0) as u32];
         let v = &cb.view;
-        let fields = [
+        let floats = [
             v.scale[0],
             v.scale[1],
             v.offset[0],
@@ -220,18 +404,96 @@ impl MapRenderer {
             v.radius_px,
             if self.srgb_target { 1.0 } else { 0.0 },
         ];
-        let bytes: Vec<u8> = fields.iter().flat_map(|f| f.to_le_bytes()).collect();
+        let mut bytes: Vec<u8> = floats.iter().flat_map(|f| f.to_le_bytes()).collect();
+        for word in [map.count, grid[0], grid[1], 0] {
+            bytes.extend_from_slice(&word.to_le_bytes());
+        }
         queue.write_buffer(&map.uniform, 0, &bytes);
+        match &self.pipelines {
+            Pipelines::Quads(quads) => {
+                if map.quad_bind_group.is_none() {
+                    map.quad_bind_group = Some(device.create_bind_group(&wgpu::BindGroupDescriptor {
+                        label: Some("tuneatlas map view"),
+                        layout: &quads.bind_group_layout,
+                        entries: &[wgpu::BindGroupEntry {
+                            binding: 0,
+                            resource: map.uniform.as_entire_binding(),
+                        }],
+                    }));
+                }
+            }
+            Pipelines::Splat(splat) => {
+                let Some(instances) = &map.instances else { return };
+                if map.splat.as_ref().is_none_or(|s| s.grid != grid) {
+                    map.splat = Some(SplatBuffers::new(device, splat, &map.uniform, instances, grid));
+                }
+                let Some(buffers) = &map.splat else { return };
+                encoder.clear_buffer(&buffers.ids, 0, None);
+                let groups = map.count.div_ceil(SPLAT_WORKGROUP);
+                let groups_x = groups.clamp(1, MAX_WORKGROUPS_PER_DIM);
+                let groups_y = groups.div_ceil(groups_x).max(1);
+                let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                    label: Some("tuneatlas map splat"),
+                    timestamp_writes: None,
+                });
+                pass.set_pipeline(&splat.compute);
+                pass.set_bind_group(0, &buffers.compute, &[]);
+                pass.dispatch_workgroups(groups_x, groups_y, 1);
+            }
+        }
     }
 
     /// Records the draw of one map into egui's render pass.
     fn paint(&self, render_pass: &mut wgpu::RenderPass<'static>, map_id: u64) {
         let Some(map) = self.maps.get(&map_id) else { return };
         let Some(instances) = &map.instances else { return };
-        render_pass.set_pipeline(&self.pipeline);
-        render_pass.set_bind_group(0, &map.bind_group, &[]);
-        render_pass.set_vertex_buffer(0, instances.slice(..));
-        render_pass.draw(0..4, 0..map.count);
+        match &self.pipelines {
+            Pipelines::Quads(quads) => {
+                let Some(bind_group) = &map.quad_bind_group else { return };
+                render_pass.set_pipeline(&quads.pipeline);
+                render_pass.set_bind_group(0, bind_group, &[]);
+                render_pass.set_vertex_buffer(0, instances.slice(..));
+                render_pass.draw(0..4, 0..map.count);
+            }
+            Pipelines::Splat(splat) => {
+                let Some(buffers) = &map.splat else { return };
+                render_pass.set_pipeline(&splat.resolve);
+                render_pass.set_bind_group(0, &buffers.resolve, &[]);
+                render_pass.draw(0..3, 0..1);
+            }
+        }
+    }
+}
+
+impl SplatBuffers {
+    /// The id grid for a `grid`-pixel viewport and the bind groups over it.
+    fn new(
+        device: &wgpu::Device,
+        pipeline: &SplatPipeline,
+        uniform: &wgpu::Buffer,
+        instances: &wgpu::Buffer,
+        grid: [u32; 2],
+    ) -> SplatBuffers {
+        let ids = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("tuneatlas map ids"),
+            size: u64::from(grid[0]) * u64::from(grid[1]) * 4,
+            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let bind = |layout: &wgpu::BindGroupLayout, ids_binding: u32, label: &str| {
+            device.create_bind_group(&wgpu::BindGroupDescriptor {
+                label: Some(label),
+                layout,
+                entries: &[
+                    wgpu::BindGroupEntry { binding: 0, resource: uniform.as_entire_binding() },
+                    wgpu::BindGroupEntry { binding: 1, resource: instances.as_entire_binding() },
+                    wgpu::BindGroupEntry { binding: ids_binding, resource: ids.as_entire_binding() },
+                ],
+            })
+        };
+        let compute = bind(&pipeline.compute_layout, 2, "tuneatlas map splat");
+        let resolve = bind(&pipeline.resolve_layout, 3, "tuneatlas map resolve");
+        SplatBuffers { grid, ids, compute, resolve }
     }
 }
 
@@ -257,11 +519,12 @@ impl egui_wgpu::CallbackTrait for MapPaint {
         device: &wgpu::Device,
         queue: &wgpu::Queue,
         screen: &egui_wgpu::ScreenDescriptor,
-        _encoder: &mut wgpu::CommandEncoder,
+        encoder: &mut wgpu::CommandEncoder,
         resources: &mut egui_wgpu::CallbackResources,
     ) -> Vec<wgpu::CommandBuffer> {
         if let Some(renderer) = resources.get_mut::<MapRenderer>() {
-            renderer.prepare(device, queue, &self.points, viewport_px(self.rect, screen.pixels_per_point));
+            let viewport = viewport_px(self.rect, screen.pixels_per_point);
+            renderer.prepare(device, queue, encoder, &self.points, viewport);
         }
         Vec::new()
     }
@@ -283,46 +546,168 @@ impl egui_wgpu::CallbackTrait for MapPaint {
 pub struct MapDrawFigures {
     /// The adapter that drew ("llvmpipe (LLVM 15…) / Vulkan / Cpu").
     pub adapter: String,
+    /// How the points were drawn.
+    pub kind: RendererKind,
     /// Points per frame.
     pub n_points: usize,
     /// Frame size in pixels.
     pub size_px: [u32; 2],
     /// Milliseconds per frame (uniform write + draw + wait for the GPU), sorted.
     pub frame_ms: Vec<f64>,
-    /// Milliseconds of the one-off upload of the point buffer.
-    pub upload_ms: f64,
+    /// Milliseconds of the first frame, which also uploads the points.
+    pub first_frame_ms: f64,
 }
 
-/// Draws `n_points` random points of `radius_px` `frames` times into an offscreen
-/// `size_px` target with the map's pipeline, waiting for the GPU after each
-/// frame, so the figure is the draw call's own cost (what a 60 fps map
-/// needs under 16 ms) without egui or a window around it.
-pub fn bench_map_draw(
-    n_points: usize,
-    frames: usize,
+/// The map renderer drawing into an offscreen texture on its own wgpu
+/// device: what the window draws, without a window — for `bench map` and
+/// for tests that compare the two [`RendererKind`]s pixel by pixel.
+pub struct OffscreenMap {
+    device: wgpu::Device,
+    queue: wgpu::Queue,
+    texture: wgpu::Texture,
+    view: wgpu::TextureView,
+    renderer: MapRenderer,
     size_px: [u32; 2],
-    radius_px: f32,
-) -> Result<MapDrawFigures, String> {
-    let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
-    let adapter = pollster::block_on(instance.request_adapter(&wgpu::RequestAdapterOptions::default()))
-        .map_err(|e| format!("no wgpu adapter (install mesa-vulkan-drivers for lavapipe): {e}"))?;
-    let info = adapter.get_info();
-    let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor::default()))
-        .map_err(|e| format!("cannot open the wgpu device: {e}"))?;
-    let format = wgpu::TextureFormat::Rgba8Unorm;
-    let target = device.create_texture(&wgpu::TextureDescriptor {
-        label: Some("bench map target"),
-        size: wgpu::Extent3d { width: size_px[0], height: size_px[1], depth_or_array_layers: 1 },
-        mip_level_count: 1,
-        sample_count: 1,
-        dimension: wgpu::TextureDimension::D2,
-        format,
-        usage: wgpu::TextureUsages::RENDER_ATTACHMENT,
-        view_formats: &[],
-    });
-    let view = target.create_view(&wgpu::TextureViewDescriptor::default());
-    let mut renderer = MapRenderer::new(&device, format);
-    // Points spread like a t-SNE map: clusters of Gaussian-ish blobs.
+    adapter: String,
+}
+
+/// The offscreen target's format (no sRGB encoding: colours are written
+/// as egui's usual swapchain gets them).
+const OFFSCREEN_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Rgba8Unorm;
+
+impl OffscreenMap {
+    /// Opens the default wgpu adapter and a `size_px` target; `kind` picks
+    /// the renderer (`None`: as the window would for this adapter).
+    pub fn new(size_px: [u32; 2], kind: Option<RendererKind>) -> Result<OffscreenMap, String> {
+        let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
+        let adapter =
+            pollster::block_on(instance.request_adapter(&wgpu::RequestAdapterOptions::default()))
+                .map_err(|e| format!("no wgpu adapter (install mesa-vulkan-drivers for lavapipe): {e}"))?;
+        let info = adapter.get_info();
+        let kind = kind.unwrap_or_else(|| RendererKind::for_adapter(&adapter));
+        let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor::default()))
+            .map_err(|e| format!("cannot open the wgpu device: {e}"))?;
+        let texture = device.create_texture(&wgpu::TextureDescriptor {
+            label: Some("offscreen map"),
+            size: wgpu::Extent3d { width: size_px[0], height: size_px[1], depth_or_array_layers: 1 },
+            mip_level_count: 1,
+            sample_count: 1,
+            dimension: wgpu::TextureDimension::D2,
+            format: OFFSCREEN_FORMAT,
+            usage: wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::COPY_SRC,
+            view_formats: &[],
+        });
+        let view = texture.create_view(&wgpu::TextureViewDescriptor::default());
+        let renderer = MapRenderer::new(&device, OFFSCREEN_FORMAT, kind);
+        Ok(OffscreenMap {
+            device,
+            queue,
+            texture,
+            view,
+            renderer,
+            size_px,
+            adapter: format!("{} / {:?} / {:?}", info.name, info.backend, info.device_type),
+        })
+    }
+
+    /// How this target draws.
+    pub fn kind(&self) -> RendererKind {
+        self.renderer.kind()
+    }
+
+    /// The adapter, for reports.
+    pub fn adapter(&self) -> &str {
+        &self.adapter
+    }
+
+    /// Draws one frame of `cloud` (uploaded when its generation is new) on
+    /// black and waits for the GPU to finish it.
+    pub fn draw(&mut self, cloud: &Arc<PointCloud>, view: ViewTransform) -> Result<(), String> {
+        let callback = PointsCallback { map_id: 1, cloud: Arc::clone(cloud), view };
+        let viewport = [self.size_px[0] as f32, self.size_px[1] as f32];
+        let mut encoder = self
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("offscreen map") });
+        self.renderer.prepare(&self.device, &self.queue, &mut encoder, &callback, viewport);
+        {
+            let pass = encoder.begin_render_pass(&wgpu::RenderPassDescriptor {
+                label: Some("offscreen map"),
+                color_attachments: &[Some(wgpu::RenderPassColorAttachment {
+                    view: &self.view,
+                    depth_slice: None,
+                    resolve_target: None,
+                    ops: wgpu::Operations {
+                        load: wgpu::LoadOp::Clear(wgpu::Color::BLACK),
+                        store: wgpu::StoreOp::Store,
+                    },
+                })],
+                depth_stencil_attachment: None,
+                timestamp_writes: None,
+                occlusion_query_set: None,
+                multiview_mask: None,
+            });
+            let mut pass = pass.forget_lifetime();
+            self.renderer.paint(&mut pass, 1);
+        }
+        self.queue.submit([encoder.finish()]);
+        self.wait()
+    }
+
+    fn wait(&self) -> Result<(), String> {
+        self.device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map(|_| ())
+            .map_err(|e| format!("GPU wait failed: {e}"))
+    }
+
+    /// The last frame as tightly packed RGBA8 rows, top row first.
+    pub fn read_rgba(&self) -> Result<Vec<u8>, String> {
+        let [w, h] = self.size_px;
+        let row_bytes = w * 4;
+        let padded_row =
+            row_bytes.div_ceil(wgpu::COPY_BYTES_PER_ROW_ALIGNMENT) * wgpu::COPY_BYTES_PER_ROW_ALIGNMENT;
+        let buffer = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("offscreen map readback"),
+            size: u64::from(padded_row) * u64::from(h),
+            usage: wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::MAP_READ,
+            mapped_at_creation: false,
+        });
+        let mut encoder =
+            self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("readback") });
+        encoder.copy_texture_to_buffer(
+            self.texture.as_image_copy(),
+            wgpu::TexelCopyBufferInfo {
+                buffer: &buffer,
+                layout: wgpu::TexelCopyBufferLayout {
+                    offset: 0,
+                    bytes_per_row: Some(padded_row),
+                    rows_per_image: Some(h),
+                },
+            },
+            wgpu::Extent3d { width: w, height: h, depth_or_array_layers: 1 },
+        );
+        self.queue.submit([encoder.finish()]);
+        let slice = buffer.slice(..);
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        slice.map_async(wgpu::MapMode::Read, move |r| {
+            let _ = tx.send(r);
+        });
+        self.wait()?;
+        rx.recv()
+            .map_err(|e| format!("readback lost: {e}"))?
+            .map_err(|e| format!("cannot read the frame back: {e}"))?;
+        let data = slice.get_mapped_range().map_err(|e| format!("cannot read the frame back: {e}"))?;
+        let mut out = Vec::with_capacity((row_bytes * h) as usize);
+        for row in data.chunks(padded_row as usize).take(h as usize) {
+            out.extend_from_slice(&row[..row_bytes as usize]);
+        }
+        Ok(out)
+    }
+}
+
+/// `n_points` points spread like a t-SNE map (40 clusters of Gaussian-ish
+/// blobs in about [-0.85, 0.85]²), reproducible.
+pub fn synthetic_cloud(n_points: usize) -> PointCloud {
     let mut state = 0x2545_f491_4f6c_dd1d_u64;
     let mut next = || {
         state ^= state << 13;
@@ -340,60 +725,40 @@ pub fn bench_map_draw(
         positions.push([cx + spread * angle.cos(), cy + spread * angle.sin()]);
         colors.push(egui::Color32::from_rgb((cluster * 37.0) as u8, (cluster * 91.0) as u8, 200));
     }
-    let cloud = Arc::new(PointCloud { generation: 1, positions, colors });
-    let view_transform = ViewTransform { scale: [0.9, -0.9], offset: [0.0, 0.0], radius_px };
-    let callback = PointsCallback { map_id: 1, cloud, view: view_transform };
-    let viewport = [size_px[0] as f32, size_px[1] as f32];
-    let wait = |device: &wgpu::Device| {
-        device
-            .poll(wgpu::PollType::wait_indefinitely())
-            .map(|_| ())
-            .map_err(|e| format!("GPU wait failed: {e}"))
-    };
+    PointCloud { generation: 1, positions, colors }
+}
+
+/// Draws `n_points` synthetic points of `radius_px` `frames` times into an
+/// offscreen `size_px` target with the map's renderer (`kind`, or the one
+/// the window would pick), waiting for the GPU after each frame, so the
+/// figure is the draw's own cost (what a 60 fps map needs under 16 ms)
+/// without egui or a window around it.
+pub fn bench_map_draw(
+    n_points: usize,
+    frames: usize,
+    size_px: [u32; 2],
+    radius_px: f32,
+    kind: Option<RendererKind>,
+) -> Result<MapDrawFigures, String> {
+    let mut target = OffscreenMap::new(size_px, kind)?;
+    let cloud = Arc::new(synthetic_cloud(n_points));
+    let view = ViewTransform { scale: [0.9, -0.9], offset: [0.0, 0.0], radius_px };
     let t0 = std::time::Instant::now();
-    renderer.prepare(&device, &queue, &callback, viewport);
-    queue.submit([]);
-    wait(&device)?;
-    let upload_ms = t0.elapsed().as_secs_f64() * 1e3;
+    target.draw(&cloud, view)?;
+    let first_frame_ms = t0.elapsed().as_secs_f64() * 1e3;
     let mut frame_ms = Vec::with_capacity(frames);
-    // One warm-up frame (pipeline compilation happens lazily on some drivers).
-    for frame in 0..=frames {
+    for _ in 0..frames {
         let t = std::time::Instant::now();
-        renderer.prepare(&device, &queue, &callback, viewport);
-        let mut encoder =
-            device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("bench map") });
-        {
-            let pass = encoder.begin_render_pass(&wgpu::RenderPassDescriptor {
-                label: Some("bench map"),
-                color_attachments: &[Some(wgpu::RenderPassColorAttachment {
-                    view: &view,
-                    depth_slice: None,
-                    resolve_target: None,
-                    ops: wgpu::Operations {
-                        load: wgpu::LoadOp::Clear(wgpu::Color::BLACK),
-                        store: wgpu::StoreOp::Store,
-                    },
-                })],
-                depth_stencil_attachment: None,
-                timestamp_writes: None,
-                occlusion_query_set: None,
-                multiview_mask: None,
-            });
-            let mut pass = pass.forget_lifetime();
-            renderer.paint(&mut pass, 1);
-        }
-        queue.submit([encoder.finish()]);
-        wait(&device)?;
-        if frame > 0 {
-            frame_ms.push(t.elapsed().as_secs_f64() * 1e3);
-        }
+        target.draw(&cloud, view)?;
+        frame_ms.push(t.elapsed().as_secs_f64() * 1e3);
     }
     frame_ms.sort_by(f64::total_cmp);
     Ok(MapDrawFigures {
-        adapter: format!("{} / {:?} / {:?}", info.name, info.backend, info.device_type),
+        adapter: target.adapter().to_owned(),
+        kind: target.kind(),
         n_points,
         size_px,
         frame_ms,
-        upload_ms,
+        first_frame_ms,
     })
 }

@@ -127,7 +127,9 @@ pub fn run(options: AppOptions) -> anyhow::Result<()> {
 }
 
 pub use crate::config::{demo_db, demo_folder};
-pub use map_render::{MapDrawFigures, bench_map_draw};
+pub use map_render::{
+    MapDrawFigures, OffscreenMap, PointCloud, RendererKind, ViewTransform, bench_map_draw, synthetic_cloud,
+};
 
 /// Where the library data stands.
 #[derive(Debug)]

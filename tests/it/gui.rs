@@ -252,3 +252,57 @@ fn without_a_graphics_adapter_the_app_explains_and_the_cli_still_works() {
     let version = store.latest_model_version().expect("models").expect("embedded");
     assert_eq!(store.track_vectors(&version).expect("vectors").len(), 3);
 }
+
+/// The two point renderers (instanced quads for GPUs, compute splatting for
+/// CPU adapters like this machine's lavapipe) must draw the same picture:
+/// the same discs, the same antialiased edges, later points on top.
+#[test]
+fn the_splat_and_quad_map_renderers_draw_the_same_points() {
+    use tuneatlas::app::{OffscreenMap, PointCloud, RendererKind, ViewTransform};
+    let size_px = [400u32, 240u32];
+    let mut positions = Vec::new();
+    let mut colors = Vec::new();
+    // Separate discs on a grid, at sub-pixel offsets...
+    for row in 0..12 {
+        for col in 0..20 {
+            let x = -0.9 + 1.8 * (col as f32 + 0.13 * (row % 3) as f32) / 20.0;
+            let y = -0.85 + 1.7 * (row as f32 + 0.29 * (col % 4) as f32) / 12.0;
+            positions.push([x, y]);
+            colors.push(egui::Color32::from_rgb((col * 12) as u8, (row * 20) as u8, 200));
+        }
+    }
+    // ...and two overlapping ones: the later (blue) lies on top.
+    positions.extend([[0.905, 0.905], [0.915, 0.905]]);
+    colors.extend([egui::Color32::RED, egui::Color32::BLUE]);
+    let n = positions.len();
+    let cloud = std::sync::Arc::new(PointCloud { generation: 1, positions, colors });
+    let view = ViewTransform { scale: [1.0, -1.0], offset: [0.0, 0.0], radius_px: 3.0 };
+    let render = |kind| {
+        let mut target = OffscreenMap::new(size_px, Some(kind)).expect("wgpu adapter (lavapipe in CI)");
+        assert_eq!(target.kind(), kind);
+        target.draw(&cloud, view).expect("draw");
+        target.read_rgba().expect("read back")
+    };
+    let quads = render(RendererKind::Quads);
+    let splat = render(RendererKind::Splat);
+    let lit = |img: &[u8]| img.chunks(4).filter(|p| p[..3].iter().any(|&c| c > 0)).count();
+    // Each 3-px disc covers about π·3² ≈ 28 pixels (plus its rim).
+    assert!(lit(&quads) > n * 25, "quads lit only {} pixels", lit(&quads));
+    let differing = quads
+        .chunks(4)
+        .zip(splat.chunks(4))
+        .filter(|(a, b)| a.iter().zip(b.iter()).any(|(x, y)| x.abs_diff(*y) > 2))
+        .count();
+    assert!(differing * 100 <= lit(&quads), "{differing} of {} lit pixels differ", lit(&quads));
+    // The overlap: the blue point's centre pixel is blue in both. Layout
+    // coordinates: the view flips y (clip y = -layout y), and screen rows
+    // grow downwards from clip y = 1, so row = (1 + layout y) / 2 · height.
+    let pixel = |img: &[u8], x: f32, y: f32| {
+        let px = ((x + 1.0) / 2.0 * size_px[0] as f32) as usize;
+        let py = ((1.0 + y) / 2.0 * size_px[1] as f32) as usize;
+        let i = (py * size_px[0] as usize + px) * 4;
+        [img[i], img[i + 1], img[i + 2]]
+    };
+    assert_eq!(pixel(&quads, 0.917, 0.905), [0, 0, 255]);
+    assert_eq!(pixel(&splat, 0.917, 0.905), [0, 0, 255]);
+}
