@@ -24,3 +24,18 @@ pub fn demo_folder() -> Option<PathBuf> {
 pub fn demo_db(library_db: &Path) -> PathBuf {
     library_db.with_file_name("demo-library.db")
 }
+
+/// Where the model versions of the library at `library_db` live: `models/`
+/// beside the database (for the default library, the platform data folder,
+/// e.g. `~/.local/share/tuneatlas/models/`). Fine-tuned versions are written
+/// there as `<version>/` (model.toml + weights), so a library and the
+/// models its vectors were made with move together.
+pub fn models_dir(library_db: &Path) -> PathBuf {
+    library_db.parent().map_or_else(|| PathBuf::from("models"), |d| d.join("models"))
+}
+
+/// The directory of model `version` of the library at `library_db`, as
+/// written by fine-tuning (see [`models_dir`]).
+pub fn model_dir(library_db: &Path, version: &str) -> PathBuf {
+    models_dir(library_db).join(version)
+}

@@ -71,9 +71,61 @@ pub enum Error {
     /// The user (or a signal) cancelled a long job.
     #[error("cancelled")]
     Cancelled,
+    /// The user's tags cannot train a model (fine-tuning): the panel shows
+    /// the message instead of silently training on nothing.
+    #[error("{0}")]
+    BadTags(TagProblem),
     /// Any other invalid argument or state, with a message for the user.
     #[error("{0}")]
     Invalid(String),
+}
+
+/// Why a set of user tags cannot drive fine-tuning.
+///
+/// Why a type of its own: each case asks the user for a different fix (tag
+/// more tracks, add a second tag, tag another album…), and the GUI wants to
+/// tell them apart without parsing text.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum TagProblem {
+    /// No track carries a tag of the chosen sets.
+    #[error("no track has a tag in the chosen tag set(s) ({sets}): tag some tracks first")]
+    NoTags {
+        /// The chosen sets, comma-separated.
+        sets: String,
+    },
+    /// Only one distinct tag: every tagged track is like every other, so
+    /// there are no negatives.
+    #[error(
+        "only one tag (\"{tag}\") in the chosen tag set(s): fine-tuning needs at least two different tags \
+         so that some tracks are unlike others"
+    )]
+    OneTag {
+        /// The one tag.
+        tag: String,
+    },
+    /// Fewer tagged tracks than a split into training and held-out tracks needs.
+    #[error("only {tagged} track(s) carry tags of the chosen set(s); tag at least {needed} tracks")]
+    TooFewTracks {
+        /// Tracks with at least one chosen tag.
+        tagged: usize,
+        /// The least that works.
+        needed: usize,
+    },
+    /// Every tagged track is on one album: the album filter leaves no pair.
+    #[error(
+        "every tagged track is on one album (\"{album}\"): pairs from one album are never used, so \
+         tag tracks of at least two albums"
+    )]
+    OneAlbum {
+        /// The album.
+        album: String,
+    },
+    /// The tags give no valid positive or no valid negative pair.
+    #[error("no triplets can be formed from these tags: {reason}")]
+    NoTriplets {
+        /// What is missing (from `MiningStats::why_empty`), with the thresholds.
+        reason: String,
+    },
 }
 
 /// The core's result type.

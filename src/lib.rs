@@ -26,4 +26,4 @@ pub mod playback;
 pub mod store;
 pub mod train;
 
-pub use error::{Error, Result};
+pub use error::{Error, Result, TagProblem};

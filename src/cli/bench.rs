@@ -30,6 +30,8 @@ pub enum BenchWhat {
     Model(ModelBenchArgs),
     /// Exact cosine k-nearest-neighbour query latency on random unit vectors.
     Knn(KnnBenchArgs),
+    /// Fine-tuning throughput (triplets/s, tracks/s) on a generated tagged library.
+    Finetune(super::bench_finetune::FinetuneBenchArgs),
     /// Library-map layout time (PCA and t-SNE separately) and map quality on
     /// clustered synthetic vectors.
     Tsne(super::bench_tsne::TsneBenchArgs),
@@ -75,6 +77,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         BenchWhat::Model(a) => bench_model(a),
         BenchWhat::Knn(a) => bench_knn(a),
         BenchWhat::Tsne(a) => super::bench_tsne::bench_tsne(a, build_profile()),
+        BenchWhat::Finetune(a) => super::bench_finetune::bench_finetune(a, build_profile()),
         #[cfg(feature = "gui")]
         BenchWhat::Map(a) => super::bench_gui::bench_map(a, build_profile()),
         #[cfg(feature = "gui")]

@@ -3,11 +3,13 @@
 //! exit code only when nothing could be done.
 
 mod bench;
+mod bench_finetune;
 #[cfg(feature = "gui")]
 mod bench_gui;
 mod bench_tsne;
 mod embed;
 mod export;
+mod finetune;
 mod import;
 mod list;
 mod map;
@@ -68,7 +70,7 @@ pub enum Command {
     Tags(similar::TagsArgs),
     /// Play tracks (library ids, "Artist - Title", or files), printing the position.
     Play(play::PlayArgs),
-    /// Your own tags, in named sets: `tag add|rm [--set NAME] TRACK... --tag TAG...`, `tag list`.
+    /// Your own tags, in named sets: `tag add|rm [--set NAME] TRACK... --tag TAG...`, `tag list`, `tag import`.
     Tag(tag::TagArgs),
     /// Write a playlist (m3u), the tags (tags-csv, tags-json) or Embedding Projector files.
     Export(export::ExportArgs),
@@ -82,6 +84,9 @@ pub enum Command {
     Train(train::TrainArgs),
     /// Measure a model on a list of tracks: same-track P@1, same-album P@5, tag ROC-AUC.
     Eval(train::EvalArgs),
+    /// Fine-tune the model on your own tags (LSI triplets), re-embed the library with the new
+    /// version and print held-out P@k before/after (`--tags FILE.csv --eval`).
+    Finetune(finetune::FinetuneArgs),
 }
 
 /// A cancel token flipped by Ctrl-C: the first press finishes the `what`
@@ -165,6 +170,7 @@ fn dispatch(cli: &Cli) -> anyhow::Result<()> {
         Some(Command::Model(args)) => model_cmd::run(args),
         Some(Command::Train(args)) => train::run_train(args),
         Some(Command::Eval(args)) => train::run_eval(args),
+        Some(Command::Finetune(args)) => db_path(&cli.db).and_then(|db| finetune::run(&db, args)),
         None => no_command(cli),
     }
 }

@@ -1,4 +1,4 @@
-//! `tuneatlas tag add|rm|list`: the user's own tags from the command line —
+//! `tuneatlas tag add|rm|list|import`: the user's own tags from the command line —
 //! the same store calls the GUI's tag editor makes, for scripting and for
 //! tagging a batch of tracks at once before fine-tuning.
 
@@ -27,6 +27,25 @@ pub enum TagAction {
     Rm(TagEditArgs),
     /// Show the tags of tracks, or (without tracks) the tag sets and how often each tag is used.
     List(TagListArgs),
+    /// Import tags from a CSV (`--csv FILE`: columns path or artist+title, tags separated by ";",
+    /// optional tag_set) or from the files' genre tags (`--from-genre`).
+    Import(TagImportArgs),
+}
+
+/// Arguments of `tag import`.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["csv", "from_genre"])))]
+pub struct TagImportArgs {
+    /// The CSV file: a header, then a "path" column (or "artist" and "title"), a "tags" column
+    /// (tags separated by ";") and optionally "tag_set".
+    #[arg(long, value_name = "FILE")]
+    pub csv: Option<std::path::PathBuf>,
+    /// Copy each track's genre tag (as read at import) into the set.
+    #[arg(long)]
+    pub from_genre: bool,
+    /// The tag set for rows without a tag_set column (default: "tags"; "genre" with --from-genre).
+    #[arg(long)]
+    pub set: Option<String>,
 }
 
 /// Arguments of `tag add` and `tag rm`.
@@ -107,7 +126,40 @@ pub fn run(db: &Path, args: &TagArgs) -> anyhow::Result<()> {
         TagAction::Add(a) => add(db, a),
         TagAction::Rm(a) => remove(db, a),
         TagAction::List(a) => list(db, a),
+        TagAction::Import(a) => import(db, a),
     }
+}
+
+fn import(db: &Path, args: &TagImportArgs) -> anyhow::Result<()> {
+    let mut store = open_existing(db)?;
+    let report = match &args.csv {
+        Some(csv) => {
+            let set = args.set.as_deref().unwrap_or(DEFAULT_TAG_SET);
+            tuneatlas::library::import_tags_csv(&mut store, csv, set)?
+        }
+        None => tuneatlas::library::import_genre_tags(&mut store, args.set.as_deref().unwrap_or("genre"))?,
+    };
+    print_import_report(&report);
+    Ok(())
+}
+
+/// Prints what a tag import did, one line per skipped row (shared with `finetune --tags`).
+pub fn print_import_report(report: &tuneatlas::library::TagImportReport) {
+    for p in &report.problems {
+        eprintln!("skipped line {}: {}", p.line, p.reason);
+    }
+    println!(
+        "imported tags: {} row(s) read, {} new tag(s) on {} track(s) in set(s) {}{}",
+        report.rows_read,
+        report.tags_added,
+        report.tracks_tagged,
+        if report.sets.is_empty() { "—".to_string() } else { report.sets.join(", ") },
+        if report.problems.is_empty() {
+            String::new()
+        } else {
+            format!(", {} row(s) skipped", report.problems.len())
+        }
+    );
 }
 
 fn add(db: &Path, args: &TagEditArgs) -> anyhow::Result<()> {

@@ -2,7 +2,8 @@
 //!
 //! `scan` walks folders and decides what is audio; `fingerprint` recognises a
 //! file's content wherever it moves; `names` gives untagged files sensible
-//! names; `import` runs the whole pipeline incrementally.
+//! names; `import` runs the whole pipeline incrementally; `tag_import`
+//! brings tags from a CSV or the files' genres into the user's tag sets.
 
 pub mod embed;
 pub mod fingerprint;
@@ -10,6 +11,8 @@ pub mod import;
 pub mod model_stage;
 pub mod names;
 pub mod scan;
+pub mod tag_import;
 
 pub use embed::{EmbedEvent, EmbedSummary, embed_library};
 pub use import::{ImportEvent, ImportOptions, ImportSummary, Outcome, import_folder, import_folder_with};
+pub use tag_import::{RowProblem, TagImportReport, import_genre_tags, import_tags_csv};

@@ -330,6 +330,13 @@ impl Corpus {
         Self::assemble(root, tracks, clips, None)
     }
 
+    /// A corpus with clips chosen by the caller (grouped by track, ascending
+    /// start): fine-tuning takes a subset of each library track's stored
+    /// clip grid, so its clips mean the same audio as the library's vectors.
+    pub fn from_clips(root: &Path, tracks: Vec<CorpusTrack>, clips: Vec<CorpusClip>) -> Corpus {
+        Self::assemble(root, tracks, clips, None)
+    }
+
     fn assemble(
         root: &Path,
         tracks: Vec<CorpusTrack>,

@@ -403,8 +403,8 @@ fn gather_pairs(d: &Tensor<2>, rows: &[usize], cols: &[usize], device: &burn::te
 }
 
 /// Mean triplet margin loss over `triplets` of the distance matrix `d`, or
-/// `None` when there are none.
-fn triplet_term(
+/// `None` when there are none (shared with fine-tuning).
+pub(crate) fn triplet_term(
     d: &Tensor<2>,
     triplets: &[super::triplets::Triplet],
     margin: f32,

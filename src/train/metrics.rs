@@ -96,6 +96,40 @@ pub fn same_album_p_at_k(track_vectors: &[f32], dim: usize, album_of: &[u32], k:
     (queries > 0).then(|| sum / queries as f64)
 }
 
+/// P@k over track vectors with a caller-given relevance: for each query in
+/// `queries`, the share of its `k` nearest other rows (cosine; zero rows
+/// never retrieved) for which `relevant(query, row)` holds (plain P@k: the
+/// denominator is always `k`). `None` when no query qualifies or fewer than
+/// `k` other rows exist.
+///
+/// Why a predicate: fine-tuning scores retrieval by "shares a tag of this tag
+/// set", which no fixed label column expresses.
+pub fn p_at_k_by(
+    rows: &[f32],
+    dim: usize,
+    queries: &[usize],
+    k: usize,
+    relevant: impl Fn(usize, usize) -> bool,
+) -> Option<f64> {
+    let mut unit = rows.to_vec();
+    normalise_rows(&mut unit, dim);
+    let n = unit.len() / dim.max(1);
+    let zero = |i: usize| unit[i * dim..(i + 1) * dim].iter().all(|v| *v == 0.0);
+    if k == 0 || n < k + 1 {
+        return None;
+    }
+    let (mut sum, mut count) = (0.0f64, 0usize);
+    for &q in queries {
+        if zero(q) {
+            continue;
+        }
+        let nn = nearest(&unit, dim, q, k, zero);
+        count += 1;
+        sum += nn.iter().filter(|&&i| relevant(q, i)).count() as f64 / k as f64;
+    }
+    (count > 0).then(|| sum / count as f64)
+}
+
 /// Mean cosine over all pairs of distinct rows: a collapse detector (near 1
 /// means every clip points the same way and similarity carries little).
 /// `None` with fewer than two rows.
@@ -177,6 +211,20 @@ mod tests {
         assert_eq!(roc_auc(&[0.1, 0.2], &[true, true]), None);
         let (m, n) = macro_roc_auc(&[0.1, 0.0, 0.9, 0.0], &[false, false, true, false], 2).unwrap();
         assert_eq!((m, n), (1.0, 1), "the all-negative column is skipped");
+    }
+
+    #[test]
+    fn p_at_k_by_counts_relevant_neighbours() {
+        // Two groups of two nearby unit-ish vectors.
+        let rows = [1.0, 0.0, 0.9, 0.1, 0.0, 1.0, 0.1, 0.9];
+        let group = |i: usize| i / 2;
+        let same = |q: usize, i: usize| group(q) == group(i);
+        let all = [0, 1, 2, 3];
+        assert_eq!(p_at_k_by(&rows, 2, &all, 1, same), Some(1.0));
+        let p3 = p_at_k_by(&rows, 2, &all, 3, same).expect("p@3");
+        assert!((p3 - 1.0 / 3.0).abs() < 1e-12, "{p3}");
+        assert_eq!(p_at_k_by(&rows, 2, &all, 4, same), None, "fewer than k other rows");
+        assert_eq!(p_at_k_by(&rows, 2, &[], 1, same), None, "no query");
     }
 
     #[test]

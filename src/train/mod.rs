@@ -1,11 +1,11 @@
-//! Training the DPNN: distillation from the musicnn teachers (issue 4) and,
-//! later, fine-tuning on the user's own tags (issue 6).
+//! Training the DPNN: distillation from the musicnn teachers (issue 4) and
+//! fine-tuning on the user's own tags (issue 6).
 //!
 //! Why one module for both: the paper's method is the same in both places —
 //! tags projected into an LSI space pick triplets online, and a hand-written
 //! burn training loop (progress events, cancel, checkpoints, resume) runs
 //! them. Distillation feeds it teacher tags on the shipped corpus; the
-//! fine-tuning panel will feed it the user's tags on their library.
+//! fine-tuning feeds it the user's tags on their library.
 //!
 //! - [`corpus`]: track list, teacher targets, validation split;
 //! - [`features`]: cached log-mels of every training clip;
@@ -13,7 +13,10 @@
 //! - [`lsi`] and [`triplets`]: the LSI space and online triplet mining;
 //! - [`trainer`]: the loop (events, cancel, checkpoints, resume);
 //! - [`distill`]: the distillation objective;
+//! - [`finetune`]: the fine-tuning objective on the user's tags, and the
+//!   run that makes a new model version; [`finetune_eval`]: its P@k table;
 //! - [`eval`]: model and teacher figures on a list of tracks;
+//! - [`synth_tags`]: a generated corpus whose tags are audible (tests, bench);
 //! - [`metrics`]: same-track P@1, same-album P@5, tag ROC-AUC.
 
 pub mod augment;
@@ -21,7 +24,10 @@ pub mod corpus;
 pub mod distill;
 pub mod eval;
 pub mod features;
+pub mod finetune;
+pub mod finetune_eval;
 pub mod lsi;
 pub mod metrics;
+pub mod synth_tags;
 pub mod trainer;
 pub mod triplets;

@@ -99,6 +99,13 @@ pub trait Objective {
     /// Validation metrics of `model` (in validation mode: no autodiff, no
     /// dropout, BatchNorm running statistics), name → value, higher is better.
     fn validate(&mut self, model: &Dpnn) -> Result<Vec<(String, f64)>>;
+
+    /// Asked after each validation: `true` ends the run there (early
+    /// stopping; fine-tuning stops when validation precision stops
+    /// improving). The default never stops.
+    fn stop_early(&self) -> bool {
+        false
+    }
 }
 
 /// Progress of a run, for the CLI's progress bar and the GUI's plots.
@@ -164,6 +171,8 @@ pub struct RunOutcome {
     pub history: Vec<(usize, Vec<(String, f64)>)>,
     /// Seconds spent in this process (not counting earlier, resumed parts).
     pub seconds: f64,
+    /// The step at which [`Objective::stop_early`] ended the run, if it did.
+    pub stopped_early_at: Option<usize>,
 }
 
 fn write_checkpoint(
@@ -332,18 +341,36 @@ pub fn run(
             learning_rate: lr,
             items_per_s: loss.items as f64 / secs.max(1e-9),
         });
-        let last = state.step == cfg.total_steps;
+        let mut last = state.step == cfg.total_steps;
+        let mut stopped_early_at = None;
         if last || (cfg.validate_every_steps > 0 && state.step.is_multiple_of(cfg.validate_every_steps)) {
             let metrics = objective.validate(&model.valid())?;
             on_event(&TrainEvent::Validation { step: state.step, metrics: metrics.clone() });
             state.history.push((state.step, metrics));
+            if !last && objective.stop_early() {
+                stopped_early_at = Some(state.step);
+                last = true;
+            }
         }
         if last || (cfg.checkpoint_every_steps > 0 && state.step.is_multiple_of(cfg.checkpoint_every_steps)) {
             let dir = write_checkpoint(out_dir, card, &model, &optim, &state)?;
             on_event(&TrainEvent::Checkpoint { step: state.step, dir });
         }
+        if stopped_early_at.is_some() {
+            return Ok(RunOutcome {
+                model,
+                history: state.history,
+                seconds: started.elapsed().as_secs_f64(),
+                stopped_early_at,
+            });
+        }
     }
-    Ok(RunOutcome { model, history: state.history, seconds: started.elapsed().as_secs_f64() })
+    Ok(RunOutcome {
+        model,
+        history: state.history,
+        seconds: started.elapsed().as_secs_f64(),
+        stopped_early_at: None,
+    })
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ mod decode;
 mod embed;
 mod export;
 mod features_golden;
+mod finetune;
 #[cfg(feature = "gui")]
 mod gui;
 mod import;
