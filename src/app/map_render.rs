@@ -1,9 +1,12 @@
 //! The map's point renderer, inside egui's own render pass through an egui
-//! paint callback. Two ways to draw, chosen per adapter ([`RendererKind`]):
-//! on a GPU every track is one instanced quad (`shaders/map_points.wgsl`);
-//! on a CPU adapter (lavapipe), where per-triangle work dominates, a compute
-//! pass splats the points into a per-pixel id grid and one full-viewport
-//! triangle resolves it (`shaders/map_splat.wgsl`).
+//! paint callback. Two ways to draw ([`RendererKind`]): every track as one
+//! instanced quad (`shaders/map_points.wgsl`), or a compute pass that splats
+//! the points into a per-pixel id grid, resolved by one full-viewport
+//! triangle (`shaders/map_splat.wgsl`). A GPU always draws quads; a CPU
+//! adapter (lavapipe), where per-triangle work dominates large maps but the
+//! splat's full-grid passes cost a fixed ~8 ms, draws quads below
+//! [`SPLAT_MIN_POINTS`] points and splats above (measured with
+//! `tuneatlas bench map --renderer quads|splat`).
 //!
 //! egui's painter could draw circles too, but it tessellates each one on the
 //! CPU every frame (~100 vertices a circle): at 100k tracks that is ten
@@ -39,19 +42,26 @@ const VIEW_BYTES: u64 = 32;
 /// the splat shader's point count and grid size (padded to 16 bytes).
 const VIEW_BYTES_WRITTEN: u64 = 48;
 
+/// On a CPU adapter, maps of at least this many points are splatted: on
+/// lavapipe (2 cores, 1280 × 800) quads take 1.4 / 8.4 / 102 ms per frame at
+/// 1k / 10k / 100k points, the splat 8.6 / 10.9 / 29 ms.
+pub const SPLAT_MIN_POINTS: u32 = 20_000;
+
 /// How the points are drawn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RendererKind {
     /// One instanced, antialiased quad per point: the fast way on a GPU.
     Quads,
     /// A compute pass marks each pixel with its topmost point, one triangle
-    /// shades them: on a CPU rasteriser it avoids the per-triangle cost
-    /// (`tuneatlas bench map --renderer quads|splat` measures both).
+    /// shades them: on a CPU rasteriser it avoids the per-triangle cost.
     Splat,
+    /// Quads below [`SPLAT_MIN_POINTS`] points, splat from there on (per
+    /// map): what a CPU adapter gets.
+    BySize,
 }
 
 impl RendererKind {
-    /// Splat on a CPU adapter that can run it (compute shaders and storage
+    /// By size on a CPU adapter that can splat (compute shaders and storage
     /// buffers in fragment shaders: not wgpu's OpenGL fallback), quads
     /// everywhere else.
     pub fn for_adapter(adapter: &wgpu::Adapter) -> RendererKind {
@@ -59,7 +69,16 @@ impl RendererKind {
         let compute =
             adapter.get_downlevel_capabilities().flags.contains(wgpu::DownlevelFlags::COMPUTE_SHADERS);
         let storage = adapter.limits().max_storage_buffers_per_shader_stage >= 3;
-        if cpu && compute && storage { RendererKind::Splat } else { RendererKind::Quads }
+        if cpu && compute && storage { RendererKind::BySize } else { RendererKind::Quads }
+    }
+
+    /// Whether a map of `n_points` is splatted.
+    pub fn splats(self, n_points: u32) -> bool {
+        match self {
+            RendererKind::Quads => false,
+            RendererKind::Splat => true,
+            RendererKind::BySize => n_points >= SPLAT_MIN_POINTS,
+        }
     }
 }
 
@@ -148,16 +167,13 @@ struct SplatPipeline {
     resolve_layout: wgpu::BindGroupLayout,
 }
 
-/// The pipeline of the chosen [`RendererKind`].
-enum Pipelines {
-    Quads(QuadPipeline),
-    Splat(SplatPipeline),
-}
-
 /// The pipelines and the per-map buffers, kept in egui-wgpu's callback
 /// resources (created once, when the window is created).
 pub struct MapRenderer {
-    pipelines: Pipelines,
+    kind: RendererKind,
+    quads: QuadPipeline,
+    /// Compiled unless `kind` is [`RendererKind::Quads`].
+    splat: Option<SplatPipeline>,
     srgb_target: bool,
     maps: HashMap<u64, MapBuffers>,
 }
@@ -321,19 +337,19 @@ impl MapRenderer {
     /// match the render pass egui-wgpu opens: no depth buffer, one sample
     /// (eframe's defaults, which tuneatlas keeps).
     pub fn new(device: &wgpu::Device, target_format: wgpu::TextureFormat, kind: RendererKind) -> MapRenderer {
-        let pipelines = match kind {
-            RendererKind::Quads => Pipelines::Quads(QuadPipeline::new(device, target_format)),
-            RendererKind::Splat => Pipelines::Splat(SplatPipeline::new(device, target_format)),
-        };
-        MapRenderer { pipelines, srgb_target: target_format.is_srgb(), maps: HashMap::new() }
+        let quads = QuadPipeline::new(device, target_format);
+        let splat = (kind != RendererKind::Quads).then(|| SplatPipeline::new(device, target_format));
+        MapRenderer { kind, quads, splat, srgb_target: target_format.is_srgb(), maps: HashMap::new() }
     }
 
     /// Which way this renderer draws.
     pub fn kind(&self) -> RendererKind {
-        match self.pipelines {
-            Pipelines::Quads(_) => RendererKind::Quads,
-            Pipelines::Splat(_) => RendererKind::Splat,
-        }
+        self.kind
+    }
+
+    /// The splat pipeline, when a map of `n_points` is to be splatted.
+    fn splat_for(&self, n_points: u32) -> Option<&SplatPipeline> {
+        self.splat.as_ref().filter(|_| self.kind.splats(n_points))
     }
 
     /// Registers the renderer with the window's wgpu state, drawing the way
@@ -409,12 +425,13 @@ impl MapRenderer {
             bytes.extend_from_slice(&word.to_le_bytes());
         }
         queue.write_buffer(&map.uniform, 0, &bytes);
-        match &self.pipelines {
-            Pipelines::Quads(quads) => {
+        let splat = self.splat.as_ref().filter(|_| self.kind.splats(map.count));
+        match splat {
+            None => {
                 if map.quad_bind_group.is_none() {
                     map.quad_bind_group = Some(device.create_bind_group(&wgpu::BindGroupDescriptor {
                         label: Some("tuneatlas map view"),
-                        layout: &quads.bind_group_layout,
+                        layout: &self.quads.bind_group_layout,
                         entries: &[wgpu::BindGroupEntry {
                             binding: 0,
                             resource: map.uniform.as_entire_binding(),
@@ -422,7 +439,7 @@ impl MapRenderer {
                     }));
                 }
             }
-            Pipelines::Splat(splat) => {
+            Some(splat) => {
                 let Some(instances) = &map.instances else { return };
                 if map.splat.as_ref().is_none_or(|s| s.grid != grid) {
                     map.splat = Some(SplatBuffers::new(device, splat, &map.uniform, instances, grid));
@@ -447,15 +464,15 @@ impl MapRenderer {
     fn paint(&self, render_pass: &mut wgpu::RenderPass<'static>, map_id: u64) {
         let Some(map) = self.maps.get(&map_id) else { return };
         let Some(instances) = &map.instances else { return };
-        match &self.pipelines {
-            Pipelines::Quads(quads) => {
+        match self.splat_for(map.count) {
+            None => {
                 let Some(bind_group) = &map.quad_bind_group else { return };
-                render_pass.set_pipeline(&quads.pipeline);
+                render_pass.set_pipeline(&self.quads.pipeline);
                 render_pass.set_bind_group(0, bind_group, &[]);
                 render_pass.set_vertex_buffer(0, instances.slice(..));
                 render_pass.draw(0..4, 0..map.count);
             }
-            Pipelines::Splat(splat) => {
+            Some(splat) => {
                 let Some(buffers) = &map.splat else { return };
                 render_pass.set_pipeline(&splat.resolve);
                 render_pass.set_bind_group(0, &buffers.resolve, &[]);

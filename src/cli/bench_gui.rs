@@ -64,7 +64,8 @@ pub fn bench_map(args: &MapBenchArgs, profile: &str) -> anyhow::Result<()> {
         f.size_px[1],
         f.frame_ms.len()
     );
-    println!("adapter: {}; renderer: {:?}", f.adapter, f.kind);
+    let draws = if f.kind.splats(u32::try_from(f.n_points).unwrap_or(u32::MAX)) { "splat" } else { "quads" };
+    println!("adapter: {}; renderer: {:?} (draws {draws})", f.adapter, f.kind);
     println!("first frame (with the upload of the points): {:.1} ms", f.first_frame_ms);
     println!(
         "frame (uniform + draw + GPU wait): median {:.2} ms, p95 {:.2} ms, min {:.2} ms (goal ≤ 16 ms)",
