@@ -89,6 +89,7 @@ pub(super) const MAX_DECODE_ERRORS: usize = 100;
 /// Tags read from a file, normalised across ID3v2/ID3v1/APE/Vorbis
 /// comments/MP4 atoms so the library and the store need not know the format.
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize, PartialEq)]
+#[serde(default)]
 pub struct TrackTags {
     /// Track title.
     pub title: Option<String>,
@@ -106,6 +107,10 @@ pub struct TrackTags {
     pub year: Option<i32>,
     /// Genre as written in the file (free text).
     pub genre: Option<String>,
+    /// The comment field (free text; some people keep tags there, which
+    /// `tuneatlas tag import --from-comment` turns into user tags). Read when
+    /// a file is opened, not stored by the import.
+    pub comment: Option<String>,
 }
 
 /// What [`AudioFile::open`] learnt about a file without decoding its audio.
@@ -1000,7 +1005,7 @@ fn overlay(into: &mut TrackTags, from: TrackTags) {
     macro_rules! take {
         ($($f:ident),*) => { $( if from.$f.is_some() { into.$f = from.$f; } )* };
     }
-    take!(title, artist, album, album_artist, track_number, disc_number, year, genre);
+    take!(title, artist, album, album_artist, track_number, disc_number, year, genre, comment);
 }
 
 fn tags_of_revision(rev: &MetadataRevision, track_id: u32) -> TrackTags {
@@ -1044,6 +1049,7 @@ fn apply_tag(out: &mut TrackTags, tag: &Tag) {
             | StandardTag::RecordingTime(s),
         ) => set(&mut out.year, year_of(s)),
         Some(StandardTag::Genre(s)) => set(&mut out.genre, text(s)),
+        Some(StandardTag::Comment(s)) => set(&mut out.comment, text(s)),
         Some(_) => {}
         None => {
             // Keys symphonia did not map: fall back on common raw names.
@@ -1059,6 +1065,7 @@ fn apply_tag(out: &mut TrackTags, tag: &Tag) {
                 "discnumber" | "disc" | "tpos" => set(&mut out.disc_number, leading_number(&value)),
                 "date" | "year" | "tdrc" | "tyer" => set(&mut out.year, year_of(&value)),
                 "genre" | "tcon" => set(&mut out.genre, text(&value)),
+                "comment" | "comm" | "icmt" | "description" => set(&mut out.comment, text(&value)),
                 _ => {}
             }
         }
@@ -1084,7 +1091,7 @@ fn leading_number(s: &str) -> Option<u32> {
 }
 
 /// Tags from a WAV file's `LIST`/`INFO` chunk (INAM title, IART artist, IPRD
-/// album, IPRT/ITRK track, ICRD date, IGNR genre), which symphonia 0.6.1
+/// album, IPRT/ITRK track, ICRD date, IGNR genre, ICMT comment), which symphonia 0.6.1
 /// parses but does not hand out.
 fn riff_info_tags(path: &Path) -> Option<TrackTags> {
     let mut file = File::open(path).ok()?;
@@ -1134,6 +1141,7 @@ fn parse_riff_info(mut data: &[u8]) -> TrackTags {
             b"IPRT" | b"ITRK" => tags.track_number = leading_number(value),
             b"ICRD" => tags.year = year_of(value),
             b"IGNR" => tags.genre = text,
+            b"ICMT" => tags.comment = text,
             _ => {}
         }
         data = data.get(8 + len + len % 2..).unwrap_or_default();

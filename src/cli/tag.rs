@@ -28,13 +28,14 @@ pub enum TagAction {
     /// Show the tags of tracks, or (without tracks) the tag sets and how often each tag is used.
     List(TagListArgs),
     /// Import tags from a CSV (`--csv FILE`: columns path or artist+title, tags separated by ";",
-    /// optional tag_set) or from the files' genre tags (`--from-genre`).
+    /// optional tag_set), from the files' genre tags (`--from-genre`) or from their comment
+    /// fields (`--from-comment`: "chill; late night", "#rainy #piano").
     Import(TagImportArgs),
 }
 
 /// Arguments of `tag import`.
 #[derive(Debug, Args)]
-#[command(group(clap::ArgGroup::new("source").required(true).args(["csv", "from_genre"])))]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["csv", "from_genre", "from_comment"])))]
 pub struct TagImportArgs {
     /// The CSV file: a header, then a "path" column (or "artist" and "title"), a "tags" column
     /// (tags separated by ";") and optionally "tag_set".
@@ -43,7 +44,12 @@ pub struct TagImportArgs {
     /// Copy each track's genre tag (as read at import) into the set.
     #[arg(long)]
     pub from_genre: bool,
-    /// The tag set for rows without a tag_set column (default: "tags"; "genre" with --from-genre).
+    /// Read each file's comment field and add its tag-like parts (separated by ";", ",", "#" or
+    /// line breaks; at most three words each) to the set.
+    #[arg(long)]
+    pub from_comment: bool,
+    /// The tag set for rows without a tag_set column (default: "tags"; "genre" with --from-genre,
+    /// "comment" with --from-comment).
     #[arg(long)]
     pub set: Option<String>,
 }
@@ -137,6 +143,14 @@ fn import(db: &Path, args: &TagImportArgs) -> anyhow::Result<()> {
             let set = args.set.as_deref().unwrap_or(DEFAULT_TAG_SET);
             tuneatlas::library::import_tags_csv(&mut store, csv, set)?
         }
+        None if args.from_comment => {
+            let cancel = super::cancel_on_ctrl_c("the comment import");
+            tuneatlas::library::import_comment_tags(
+                &mut store,
+                args.set.as_deref().unwrap_or("comment"),
+                &cancel,
+            )?
+        }
         None => tuneatlas::library::import_genre_tags(&mut store, args.set.as_deref().unwrap_or("genre"))?,
     };
     print_import_report(&report);
@@ -146,7 +160,11 @@ fn import(db: &Path, args: &TagImportArgs) -> anyhow::Result<()> {
 /// Prints what a tag import did, one line per skipped row (shared with `finetune --tags`).
 pub fn print_import_report(report: &tuneatlas::library::TagImportReport) {
     for p in &report.problems {
-        eprintln!("skipped line {}: {}", p.line, p.reason);
+        if p.line == 0 {
+            eprintln!("skipped: {}", p.reason);
+        } else {
+            eprintln!("skipped line {}: {}", p.line, p.reason);
+        }
     }
     println!(
         "imported tags: {} row(s) read, {} new tag(s) on {} track(s) in set(s) {}{}",

@@ -23,8 +23,14 @@
 //!
 //! **Genres**: the importer stores each file's genre tag (`tracks.genre`);
 //! [`import_genre_tags`] copies them into a tag set (several genres in one
-//! field, separated by `;`, `,` or `/`, become several tags). Comment fields
-//! are not stored at import, so they cannot be read back here.
+//! field, separated by `;`, `,` or `/`, become several tags).
+//!
+//! **Comments**: some people keep tags in the comment field ("chill; late
+//! night" or "#rainy #piano"). Comments are not stored at import (most are
+//! rip notes or URLs), so [`import_comment_tags`] reads each file's tags
+//! again (no audio is decoded) and keeps the parts that look like tags
+//! ([`comment_tags`]); a file that cannot be read is reported by name and
+//! the rest carries on.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -268,9 +274,83 @@ pub fn import_genre_tags(store: &mut Store, set: &str) -> Result<TagImportReport
     Ok(report)
 }
 
+/// Longest comment part (in characters) still taken as a tag.
+const MAX_COMMENT_TAG_CHARS: usize = 32;
+
+/// Most words a comment part may have to be taken as a tag.
+const MAX_COMMENT_TAG_WORDS: usize = 3;
+
+/// The tag-like parts of a comment: split at `;`, `,`, line breaks and `#`,
+/// keeping parts of at most three words and 32 characters that contain a
+/// letter and are not links. Why so strict: comments are mostly prose,
+/// rip notes ("Ripped with EAC 1.6") or URLs, which must not become tags.
+pub fn comment_tags(comment: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for piece in comment.split([';', ',', '\n', '\r', '#']) {
+        let piece = piece.trim();
+        let lower = piece.to_lowercase();
+        let looks_like_tag = piece.chars().count() <= MAX_COMMENT_TAG_CHARS
+            && piece.split_whitespace().count() <= MAX_COMMENT_TAG_WORDS
+            && piece.chars().any(char::is_alphabetic)
+            && !lower.contains("://")
+            && !lower.starts_with("www.");
+        if looks_like_tag
+            && let Ok(t) = normalize_tag(piece)
+            && !out.contains(&t)
+        {
+            out.push(t);
+        }
+    }
+    out
+}
+
+/// Reads every present track's comment field and adds its tag-like parts
+/// ([`comment_tags`]) to `set`, with source "file". Files that cannot be
+/// opened are listed in `problems` (line 0, the reason naming the file);
+/// `cancel` stops between files, keeping what was read so far unwritten.
+///
+/// # Errors
+/// An invalid set name, [`Error::Cancelled`], or a store failure.
+pub fn import_comment_tags(
+    store: &mut Store,
+    set: &str,
+    cancel: &crate::jobs::CancelToken,
+) -> Result<TagImportReport> {
+    let set = normalize_tag(set)?;
+    let tracks = store.tracks(false)?;
+    let mut report = TagImportReport { rows_read: tracks.len(), ..TagImportReport::default() };
+    let mut groups: BTreeMap<(String, String), Vec<i64>> = BTreeMap::new();
+    for t in &tracks {
+        cancel.check()?;
+        match crate::audio::AudioFile::open(&t.path) {
+            Ok(file) => {
+                for tag in comment_tags(file.info().tags.comment.as_deref().unwrap_or("")) {
+                    groups.entry((set.clone(), tag)).or_default().push(t.id);
+                }
+            }
+            Err(e) => report.problems.push(RowProblem { line: 0, reason: e.to_string() }),
+        }
+    }
+    report.tags_added = write_groups(store, &groups, TagSource::File)?;
+    summarise(&groups, &mut report);
+    Ok(report)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn comments_give_only_tag_like_parts() {
+        assert_eq!(
+            comment_tags("Chill; late night, #rainy #Piano"),
+            ["chill", "late night", "rainy", "piano"]
+        );
+        assert!(comment_tags("Ripped with Exact Audio Copy 1.6 from the original CD").is_empty());
+        assert!(comment_tags("https://example.org/album ; www.example.org").is_empty());
+        assert_eq!(comment_tags("1999; 42; dub"), ["dub"]);
+        assert!(comment_tags("").is_empty());
+    }
 
     #[test]
     fn tag_cells_split_and_normalise() {

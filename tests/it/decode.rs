@@ -214,6 +214,7 @@ fn every_format_opens_with_the_right_info_and_tags() {
                     disc_number: None,
                     year: Some(2024),
                     genre: Some("Electronic".to_string()),
+                    comment: None,
                 };
                 assert_eq!(info.tags, want, "{}", g.file);
             }

@@ -8,7 +8,9 @@
 use std::path::Path;
 
 use tuneatlas::jobs::CancelToken;
-use tuneatlas::library::{ImportOptions, import_folder, import_genre_tags, import_tags_csv};
+use tuneatlas::library::{
+    ImportOptions, import_comment_tags, import_folder, import_genre_tags, import_tags_csv,
+};
 use tuneatlas::model::backend::ComputeDevice;
 use tuneatlas::model::record::ModelBundle;
 use tuneatlas::store::{Store, TagSource};
@@ -271,4 +273,69 @@ fn finetune_command_imports_trains_reembeds_and_prints_the_table() {
     let store = Store::open(&db).unwrap();
     assert_eq!(store.count_vectors("cli-ft").unwrap(), 24);
     assert_eq!(store.count_vectors("dpnn-v1.0").unwrap(), 24, "the parent's vectors stay");
+}
+
+/// A 16-bit mono WAV of a quiet tone with a RIFF INFO comment (ICMT) before
+/// its data, as taggers write it.
+fn write_wav_with_comment(path: &Path, comment: &str) {
+    let rate_hz = 22_050u32;
+    let samples: Vec<i16> = (0..rate_hz).map(|i| ((i as f32 * 0.05).sin() * 3000.0) as i16).collect();
+    // The chunk size counts the text and its NUL, not the pad byte.
+    let mut text = comment.as_bytes().to_vec();
+    text.push(0);
+    let mut info = b"INFO".to_vec();
+    info.extend_from_slice(b"ICMT");
+    info.extend_from_slice(&(text.len() as u32).to_le_bytes());
+    info.extend_from_slice(&text);
+    if text.len() % 2 == 1 {
+        info.push(0);
+    }
+    let data: Vec<u8> = samples.iter().flat_map(|s| s.to_le_bytes()).collect();
+    let mut body = b"WAVE".to_vec();
+    body.extend_from_slice(b"fmt ");
+    body.extend_from_slice(&16u32.to_le_bytes());
+    body.extend_from_slice(&1u16.to_le_bytes());
+    body.extend_from_slice(&1u16.to_le_bytes());
+    body.extend_from_slice(&rate_hz.to_le_bytes());
+    body.extend_from_slice(&(rate_hz * 2).to_le_bytes());
+    body.extend_from_slice(&2u16.to_le_bytes());
+    body.extend_from_slice(&16u16.to_le_bytes());
+    body.extend_from_slice(b"LIST");
+    body.extend_from_slice(&(info.len() as u32).to_le_bytes());
+    body.extend_from_slice(&info);
+    body.extend_from_slice(b"data");
+    body.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    body.extend_from_slice(&data);
+    let mut file = b"RIFF".to_vec();
+    file.extend_from_slice(&(body.len() as u32).to_le_bytes());
+    file.extend_from_slice(&body);
+    std::fs::write(path, file).unwrap();
+}
+
+#[test]
+fn comment_fields_become_tags_and_unreadable_files_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let music = dir.path().join("music");
+    std::fs::create_dir_all(&music).unwrap();
+    write_wav_with_comment(&music.join("a.wav"), "Chill; late night #rainy");
+    write_wav_with_comment(&music.join("b.wav"), "Ripped with Exact Audio Copy from my own CD");
+    write_wav_with_comment(&music.join("c.wav"), "#Rainy");
+    let mut store = Store::open(&dir.path().join("library.db")).unwrap();
+    import_folder(&mut store, &music, &ImportOptions::default(), &CancelToken::new(), |_| {}).unwrap();
+    // c.wav goes bad after the import: it is named, the others still count.
+    std::fs::write(music.join("c.wav"), b"not audio any more").unwrap();
+    let report = import_comment_tags(&mut store, "Comment", &CancelToken::new()).unwrap();
+    assert_eq!(report.rows_read, 3);
+    assert_eq!((report.tags_added, report.tracks_tagged), (3, 1), "{report:?}");
+    assert_eq!(report.problems.len(), 1);
+    assert!(report.problems[0].reason.contains("c.wav"), "{}", report.problems[0].reason);
+    let mut tags: Vec<String> =
+        store.all_user_tags(Some("comment")).unwrap().into_iter().map(|(_, _, t)| t).collect();
+    tags.sort();
+    assert_eq!(tags, ["chill", "late night", "rainy"]);
+    // Cancelled before the first file: nothing more is written.
+    let cancel = CancelToken::new();
+    cancel.cancel();
+    assert!(matches!(import_comment_tags(&mut store, "other", &cancel), Err(Error::Cancelled)));
+    assert!(store.all_user_tags(Some("other")).unwrap().is_empty());
 }
