@@ -89,6 +89,15 @@ impl TuneAtlasApp {
                     }
                 }
             }
+            ui.separator();
+            if ui
+                .button("Fine-tune…")
+                .on_hover_text("Teach the model what your own tags mean by similar")
+                .clicked()
+            {
+                self.finetune.open();
+                ui.close();
+            }
         });
     }
 

@@ -14,6 +14,7 @@
 //! - `player_ui`: the player bar over the core's player thread;
 //! - `export_ui`: playlists, tags and projector exports;
 //! - `errors_ui`: the list of files that could not be imported;
+//! - `finetune_ui`: fine-tuning on the user's tags, its LSI preview and results;
 //! - `menus`: the top bar's menus, the status bar and the welcome page;
 //! - `map_panel`: the map view around the map (colouring, legend, states);
 //! - `capture`: start-up timings and screenshots for tests and benchmarks;
@@ -23,6 +24,7 @@
 mod capture;
 mod errors_ui;
 mod export_ui;
+mod finetune_ui;
 mod format;
 mod import_ui;
 mod library_load;
@@ -185,6 +187,7 @@ pub struct TuneAtlasApp {
     last_reload: Instant,
     errors_window: ErrorsWindow,
     exporter: Exporter,
+    finetune: finetune_ui::FineTunePanel,
     player: PlayerBar,
     notice: Option<Notice>,
     screenshot: Option<PathBuf>,
@@ -249,6 +252,7 @@ impl TuneAtlasApp {
             last_reload: Instant::now(),
             errors_window: ErrorsWindow::default(),
             exporter: Exporter::default(),
+            finetune: finetune_ui::FineTunePanel::default(),
             player,
             notice: None,
             screenshot: options.screenshot,
@@ -736,6 +740,7 @@ impl eframe::App for TuneAtlasApp {
             self.screenshot_step(ui);
         });
         self.errors_window.show(&ctx, &self.snapshot.errors);
+        self.finetune_window(&ctx);
     }
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
@@ -744,6 +749,7 @@ impl eframe::App for TuneAtlasApp {
 
     fn on_exit(&mut self) {
         self.import.shutdown(SHUTDOWN_WAIT);
+        self.finetune.shutdown(SHUTDOWN_WAIT);
         self.player.shutdown();
     }
 }

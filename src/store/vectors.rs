@@ -312,6 +312,49 @@ impl Store {
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
+    /// Removes model version `version` and everything computed with it:
+    /// clip and track vectors, predicted tags and its map layout. Returns
+    /// how many track vectors went.
+    ///
+    /// Why: fine-tuning makes a new version per run; a run the user does not
+    /// want to keep must be removable without touching any other version.
+    /// Refused while another version names this one as its parent, so the
+    /// lineage recorded in `models.parent` never points at nothing. Which
+    /// version must never be deleted (the built-in one) is the caller's
+    /// rule: the store does not know the model files.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] for an unknown version or one that is a parent;
+    /// database failures.
+    pub fn delete_model(&mut self, version: &str) -> Result<usize> {
+        let tx = self.conn.transaction()?;
+        let known: Option<String> = tx
+            .query_row("SELECT version FROM models WHERE version = ?1", params![version], |r| r.get(0))
+            .optional()?;
+        if known.is_none() {
+            return Err(Error::Invalid(format!("there is no model version \"{version}\" in this library")));
+        }
+        let children: Vec<String> = {
+            let mut stmt = tx.prepare("SELECT version FROM models WHERE parent = ?1 ORDER BY version")?;
+            let rows = stmt.query_map(params![version], |r| r.get(0))?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()?
+        };
+        if !children.is_empty() {
+            return Err(Error::Invalid(format!(
+                "model version {version} is the parent of {}: delete that first",
+                children.join(", ")
+            )));
+        }
+        tx.execute("DELETE FROM clip_vectors WHERE model_version = ?1", params![version])?;
+        tx.execute("DELETE FROM track_tags WHERE model_version = ?1", params![version])?;
+        let n = tx.execute("DELETE FROM track_vectors WHERE model_version = ?1", params![version])?;
+        tx.execute("DELETE FROM map_coords WHERE model_version = ?1", params![version])?;
+        tx.execute("DELETE FROM map_layouts WHERE model_version = ?1", params![version])?;
+        tx.execute("DELETE FROM models WHERE version = ?1", params![version])?;
+        tx.commit()?;
+        Ok(n)
+    }
+
     /// Number of track vectors stored for `model_version`.
     pub fn count_vectors(&self, model_version: &str) -> Result<usize> {
         let n: i64 = self.conn.query_row(

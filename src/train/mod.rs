@@ -11,11 +11,13 @@
 //! - [`features`]: cached log-mels of every training clip;
 //! - [`augment`]: gain, shift, noise and mixing on log-mels;
 //! - [`lsi`] and [`triplets`]: the LSI space and online triplet mining;
+//!   [`lsi_view`]: what that space looks like for the user's tags (GUI preview);
 //! - [`trainer`]: the loop (events, cancel, checkpoints, resume);
 //! - [`distill`]: the distillation objective;
 //! - [`finetune`]: the fine-tuning objective on the user's tags, and the
 //!   run that makes a new model version; [`finetune_eval`]: its P@k table;
 //! - [`eval`]: model and teacher figures on a list of tracks;
+//! - [`versions`]: the weights of a model version, deleting one;
 //! - [`synth_tags`]: a generated corpus whose tags are audible (tests, bench);
 //! - [`metrics`]: same-track P@1, same-album P@5, tag ROC-AUC.
 
@@ -27,7 +29,9 @@ pub mod features;
 pub mod finetune;
 pub mod finetune_eval;
 pub mod lsi;
+pub mod lsi_view;
 pub mod metrics;
 pub mod synth_tags;
 pub mod trainer;
 pub mod triplets;
+pub mod versions;

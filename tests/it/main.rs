@@ -11,6 +11,8 @@ mod export;
 mod features_golden;
 mod finetune;
 #[cfg(feature = "gui")]
+mod finetune_gui;
+#[cfg(feature = "gui")]
 mod gui;
 mod import;
 mod map;
