@@ -185,6 +185,16 @@ const PREMULTIPLIED: wgpu::BlendComponent = wgpu::BlendComponent {
     operation: wgpu::BlendOperation::Add,
 };
 
+/// The colour target both pipelines draw into: egui's surface, blended
+/// with premultiplied alpha as egui itself blends.
+fn blended_target(format: wgpu::TextureFormat) -> wgpu::ColorTargetState {
+    wgpu::ColorTargetState {
+        format,
+        blend: Some(wgpu::BlendState { color: PREMULTIPLIED, alpha: PREMULTIPLIED }),
+        write_mask: wgpu::ColorWrites::ALL,
+    }
+}
+
 /// A bind group layout entry for binding `binding`.
 fn layout_entry(
     binding: u32,
@@ -251,11 +261,7 @@ impl QuadPipeline {
                 module: &module,
                 entry_point: Some("fs_main"),
                 compilation_options: wgpu::PipelineCompilationOptions::default(),
-                targets: &[Some(wgpu::ColorTargetState {
-                    format: target_format,
-                    blend: Some(wgpu::BlendState { color: PREMULTIPLIED, alpha: PREMULTIPLIED }),
-                    write_mask: wgpu::ColorWrites::ALL,
-                })],
+                targets: &[Some(blended_target(target_format))],
             }),
             multiview_mask: None,
             cache: None,
@@ -319,11 +325,7 @@ impl SplatPipeline {
                 module: &module,
                 entry_point: Some("fs_resolve"),
                 compilation_options: wgpu::PipelineCompilationOptions::default(),
-                targets: &[Some(wgpu::ColorTargetState {
-                    format: target_format,
-                    blend: Some(wgpu::BlendState { color: PREMULTIPLIED, alpha: PREMULTIPLIED }),
-                    write_mask: wgpu::ColorWrites::ALL,
-                })],
+                targets: &[Some(blended_target(target_format))],
             }),
             multiview_mask: None,
             cache: None,

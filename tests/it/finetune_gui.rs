@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
-use tuneatlas::app::{AppOptions, TuneAtlasApp};
+use tuneatlas::app::TuneAtlasApp;
 use tuneatlas::jobs::CancelToken;
 use tuneatlas::library::{ImportOptions, import_folder, import_folder_with, import_tags_csv};
 use tuneatlas::model::backend::DeviceChoice;
@@ -63,15 +63,7 @@ fn library(dir: &Path, n: usize, albums: usize, seconds: f64, tagged: bool) -> P
 }
 
 fn harness(db: PathBuf) -> Harness<'static, TuneAtlasApp> {
-    let options = AppOptions {
-        db,
-        db_explicit: true,
-        audio: false,
-        demo: false,
-        screenshot: None,
-        startup_report: false,
-        started_at: Instant::now(),
-    };
+    let options = crate::gui::options(db);
     Harness::builder()
         .with_size(egui::Vec2::new(1100.0, 900.0))
         .wgpu()

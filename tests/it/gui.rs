@@ -56,7 +56,8 @@ fn small_library(dir: &Path) -> PathBuf {
     db
 }
 
-fn options(db: PathBuf) -> AppOptions {
+/// Window options for a test: `db` named explicitly, no audio device.
+pub fn options(db: PathBuf) -> AppOptions {
     AppOptions {
         db,
         db_explicit: true,
