@@ -83,6 +83,10 @@ pub struct DistillArgs {
     /// Continue the run in the checkpoint folder.
     #[arg(long)]
     pub resume: bool,
+    /// Start from this model's weights instead of a fresh initialisation (a second, shorter run
+    /// on top of a finished one, e.g. with a lower --lr); its version is recorded as the parent.
+    #[arg(long, value_name = "DIR", conflicts_with = "resume")]
+    pub init: Option<PathBuf>,
     /// Passes over the training tracks.
     #[arg(long, default_value_t = 40)]
     pub epochs: usize,
@@ -274,7 +278,18 @@ fn distill(args: &DistillArgs) -> anyhow::Result<()> {
         eprintln!("note: {n}");
     }
     let config = DpnnConfig::default();
-    let model = init_model(&config, &vocab, args.seed, &device)?;
+    let (model, parent) = match &args.init {
+        Some(dir) => {
+            let bundle = ModelBundle::read_dir(dir)?;
+            anyhow::ensure!(
+                bundle.card.config == config,
+                "{} has another architecture than `train distill` trains; it cannot be the start",
+                dir.display()
+            );
+            (bundle.instantiate(&device)?, Some(bundle.card.version.clone()))
+        }
+        None => (init_model(&config, &vocab, args.seed, &device)?, None),
+    };
     let mut card = init_card(&config, &vocab, args.seed);
     card.name = name.clone();
     card.version = version.clone();
@@ -295,7 +310,7 @@ fn distill(args: &DistillArgs) -> anyhow::Result<()> {
         seed: Some(args.seed),
         teacher: Some("musicnn 0.1.0 (Pons & Serra 2019, ISC): MSD_musicnn + MTT_musicnn".into()),
         data: Some(format!("shared/corpus/train.tsv: {} tracks (see README.md)", data.corpus.tracks.len())),
-        parent: None,
+        parent: parent.clone(),
         licence: "GPL-3.0-or-later (training data licences in README.md)".into(),
     };
 
@@ -303,6 +318,9 @@ fn distill(args: &DistillArgs) -> anyhow::Result<()> {
         Some(c) => c.clone(),
         None => args.corpus.cache_dir()?.join("..").join("runs").join(&name),
     };
+    if let Some(p) = &parent {
+        eprintln!("starting from the weights of {p}");
+    }
     eprintln!(
         "training {} steps ({} epochs × {steps_per_epoch}) of {} clips on {}; checkpoints in {}",
         loop_cfg.total_steps,

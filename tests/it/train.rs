@@ -330,6 +330,37 @@ fn train_distill_and_eval_commands_make_and_measure_a_model() {
     let second = ModelBundle::read_dir(&dir.path().join("models/tiny")).unwrap().instantiate(&cpu).unwrap();
     assert_eq!(weights_of(&first), weights_of(&second));
 
+    // A second run on top of the first (--init): its card names the first as
+    // its parent, and it starts from the first's weights, not from scratch.
+    let cont = std::process::Command::new(bin)
+        .args(["train", "distill", "--corpus", &p(""), "--targets", &p("targets"), "--list", &p("list.tsv")])
+        .args(["--out", &p("models/tiny2"), "--cache", &p("cache"), "--checkpoints", &p("runs/tiny2")])
+        .args(["--epochs", "1", "--tracks-per-batch", "3", "--lsi-topics", "3", "--valid-fraction", "0.25"])
+        .args(["--validate-every", "0", "--version", "tiny-2", "--lr", "1e-9", "--init", &p("models/tiny")])
+        .output()
+        .unwrap();
+    assert!(cont.status.success(), "{}", String::from_utf8_lossy(&cont.stderr));
+    let child = ModelBundle::read_dir(&dir.path().join("models/tiny2")).unwrap();
+    assert_eq!(child.card.provenance.parent.as_deref(), Some("tiny-1"));
+    // At a learning rate of 1e-9 the weights stay where the parent left them
+    // (BatchNorm running statistics still move with the new batches).
+    let (a, b) = (weights_of(&first), weights_of(&child.instantiate(&cpu).unwrap()));
+    let max_diff = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
+    assert!(max_diff < 0.05, "the continued run did not start from the parent: max |Δw| {max_diff}");
+    let fresh = std::process::Command::new(bin)
+        .args(["train", "distill", "--corpus", &p(""), "--targets", &p("targets"), "--list", &p("list.tsv")])
+        .args(["--out", &p("models/tiny3"), "--cache", &p("cache"), "--checkpoints", &p("runs/tiny3")])
+        .args(["--epochs", "1", "--tracks-per-batch", "3", "--lsi-topics", "3", "--valid-fraction", "0.25"])
+        .args(["--validate-every", "0", "--version", "tiny-3", "--lr", "1e-9", "--seed", "7"])
+        .output()
+        .unwrap();
+    assert!(fresh.status.success(), "{}", String::from_utf8_lossy(&fresh.stderr));
+    let c = weights_of(
+        &ModelBundle::read_dir(&dir.path().join("models/tiny3")).unwrap().instantiate(&cpu).unwrap(),
+    );
+    let fresh_diff = a.iter().zip(&c).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
+    assert!(fresh_diff > 10.0 * max_diff, "a fresh start differs more: {fresh_diff} vs {max_diff}");
+
     // eval on the held-out list, with and without teacher targets.
     for with_targets in [true, false] {
         let mut cmd = std::process::Command::new(bin);
