@@ -620,7 +620,11 @@ fn run_thread(
         let req = FineTuneRequest {
             parent: bundle_of_version(db, parent.as_deref())?,
             cfg,
-            work_dir: models_dir.join(format!(".work-gui-{}", std::process::id())),
+            work_dir: models_dir.join(format!(
+                "{}gui-{}",
+                crate::train::scratch::SCRATCH_PREFIX,
+                std::process::id()
+            )),
             models_dir,
             version: None,
         };

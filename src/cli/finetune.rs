@@ -129,7 +129,11 @@ pub fn run(db: &Path, args: &FinetuneArgs) -> anyhow::Result<()> {
     let req = FineTuneRequest {
         parent,
         cfg: args.config(sets),
-        work_dir: models_dir.join(format!(".work-{}", std::process::id())),
+        work_dir: models_dir.join(format!(
+            "{}{}",
+            tuneatlas::train::scratch::SCRATCH_PREFIX,
+            std::process::id()
+        )),
         models_dir,
         version: args.version.clone(),
     };

@@ -48,6 +48,7 @@ use super::features::{CLIP_VALUES, CacheProgress, FeatureStore, load_or_compute}
 use super::finetune_eval::{PrecisionTable, evaluate_split, retrieval_precision};
 use super::lsi::{Lsi, cosine_matrix, nonzero_rows};
 use super::metrics;
+use super::scratch::{ScratchDir, sweep_stale};
 use super::trainer::{LoopConfig, Objective, StepLoss, TrainEvent, run};
 use super::triplets::{PairKeys, TripletRules, lsi_masks, mine_hardest};
 use crate::error::TagProblem;
@@ -793,8 +794,16 @@ pub fn fine_tune(
             model_dir.display()
         )));
     }
+    let scratch = ScratchDir::claim(&req.work_dir)?;
+    for stale in sweep_stale(&req.models_dir, scratch.path()) {
+        on_event(&FineTuneEvent::Notice(format!(
+            "removed the scratch folder of a run that did not finish: {}",
+            stale.display()
+        )));
+    }
     let result = run_in_work_dir(store, req, &version, &model_dir, device, cancel, on_event);
     // The scratch folder (features, checkpoints) is per run: gone either way.
+    drop(scratch);
     let _ = std::fs::remove_dir_all(&req.work_dir);
     result
 }

@@ -18,6 +18,7 @@
 //!   run that makes a new model version; [`finetune_eval`]: its P@k table;
 //! - [`eval`]: model and teacher figures on a list of tracks;
 //! - [`versions`]: the weights of a model version, deleting one;
+//! - [`scratch`]: a run's scratch folder, and sweeping up those of killed runs;
 //! - [`synth_tags`]: a generated corpus whose tags are audible (tests, bench);
 //! - [`metrics`]: same-track P@1, same-album P@5, tag ROC-AUC.
 
@@ -31,6 +32,7 @@ pub mod finetune_eval;
 pub mod lsi;
 pub mod lsi_view;
 pub mod metrics;
+pub mod scratch;
 pub mod synth_tags;
 pub mod trainer;
 pub mod triplets;

@@ -251,6 +251,12 @@ fn finetune_command_imports_trains_reembeds_and_prints_the_table() {
         "{out:?}"
     );
 
+    // The scratch folder of a run that was killed: swept up by the next run.
+    let stale = dir.path().join("models/.work-4000000000");
+    std::fs::create_dir_all(stale.join("features")).unwrap();
+    std::fs::write(stale.join(".lock"), b"").unwrap();
+    std::fs::write(stale.join("features/clips.bin"), vec![0u8; 4096]).unwrap();
+
     let out = tuneatlas(&db)
         .args(["finetune", "--tags"])
         .arg(&csv)
@@ -270,6 +276,14 @@ fn finetune_command_imports_trains_reembeds_and_prints_the_table() {
     assert!(!table.contains("density"), "only the chosen sets are trained and evaluated: {stdout}");
     assert!(stderr.contains("2 tags in set(s)") || stderr.contains("4 tags in set(s)"), "{stderr}");
     assert!(dir.path().join("models/cli-ft/model.toml").is_file());
+    assert!(!stale.exists(), "a killed run's scratch folder is removed");
+    assert!(stderr.contains("did not finish") && stderr.contains(".work-4000000000"), "{stderr}");
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("models"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".work-"))
+        .collect();
+    assert!(leftovers.is_empty(), "the run removes its own scratch folder too: {leftovers:?}");
     let store = Store::open(&db).unwrap();
     assert_eq!(store.count_vectors("cli-ft").unwrap(), 24);
     assert_eq!(store.count_vectors("dpnn-v1.0").unwrap(), 24, "the parent's vectors stay");
