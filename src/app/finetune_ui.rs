@@ -1125,7 +1125,12 @@ impl TuneAtlasApp {
             ids.dedup();
             ids
         };
-        let (colors, _) = map_colors::colors(&ids_union, &self.snapshot.tags, &self.state.color_by);
+        let (colors, _) = map_colors::colors(
+            &ids_union,
+            &self.snapshot.tags,
+            &self.snapshot.user_tags,
+            &self.state.color_by,
+        );
         let color_of = |id: i64| {
             ids_union
                 .binary_search(&id)
@@ -1142,7 +1147,7 @@ impl TuneAtlasApp {
             .default_size([2.0 * COMPARE_MAP_PT + 40.0, COMPARE_MAP_PT + 80.0])
             .resizable(true)
             .show(ctx, |ui| {
-                ui.weak("Coloured as the main map; each track keeps its colour in both. Point at a track to find it in the other map.");
+                ui.weak("Coloured as the main map (Colour by → \"your tags: …\" shows your own tags); each track keeps its colour in both. Point at a track to find it in the other map.");
                 ui.horizontal_top(|ui| {
                     for side in &compare.sides {
                         ui.vertical(|ui| {

@@ -1,7 +1,11 @@
 //! How the map's points are coloured: by the strongest tag of a category
 //! (genre, style, mood, theme — a categorical palette with a legend of the
-//! most common tags) or by one tag's score (a continuous ramp). Pure
-//! functions from the tag matrix to colours, so they are unit-tested.
+//! most common tags), by one tag's score (a continuous ramp) or by the
+//! user's own tags of one set (after fine-tuning on a set, this is how one
+//! sees whether its tags now cluster). Pure functions from the tags to
+//! colours, so they are unit-tested.
+
+use std::collections::HashMap;
 
 use egui::Color32;
 use serde::{Deserialize, Serialize};
@@ -15,6 +19,9 @@ pub enum ColorBy {
     Category(String),
     /// One tag's score, `(category, tag)`.
     Tag(String, String),
+    /// The user's tag of one tag set (the set's most common tag where a
+    /// track has several).
+    UserSet(String),
 }
 
 impl Default for ColorBy {
@@ -63,16 +70,59 @@ pub enum Legend {
     },
 }
 
+/// The user's tags by track, `(set, tag)` pairs (as in the library snapshot).
+pub type UserTags = HashMap<i64, Vec<(String, String)>>;
+
 /// Colours of `ids` (point order) and the legend, for `by`.
-pub fn colors(ids: &[i64], matrix: &TagMatrix, by: &ColorBy) -> (Vec<Color32>, Legend) {
+pub fn colors(ids: &[i64], matrix: &TagMatrix, user_tags: &UserTags, by: &ColorBy) -> (Vec<Color32>, Legend) {
     match by {
-        ColorBy::Category(category) => by_category(ids, matrix, category),
+        ColorBy::Category(category) => {
+            let top: Vec<Option<&str>> =
+                ids.iter().map(|id| matrix.top_tag(*id, category).map(|(t, _)| t)).collect();
+            categorical(&top, "not embedded")
+        }
         ColorBy::Tag(category, tag) => by_tag(ids, matrix, category, tag),
+        ColorBy::UserSet(set) => by_user_set(ids, user_tags, set),
     }
 }
 
-fn by_category(ids: &[i64], matrix: &TagMatrix, category: &str) -> (Vec<Color32>, Legend) {
-    let top: Vec<Option<&str>> = ids.iter().map(|id| matrix.top_tag(*id, category).map(|(t, _)| t)).collect();
+/// The tag sets the user has, sorted (the colour-by choices).
+pub fn user_sets(user_tags: &UserTags) -> Vec<String> {
+    let mut sets: Vec<String> = user_tags.values().flatten().map(|(set, _)| set.clone()).collect();
+    sets.sort_unstable();
+    sets.dedup();
+    sets
+}
+
+fn by_user_set(ids: &[i64], user_tags: &UserTags, set: &str) -> (Vec<Color32>, Legend) {
+    let tags_of = |id: &i64| -> Vec<&str> {
+        user_tags.get(id).map_or_else(Vec::new, |pairs| {
+            pairs.iter().filter(|(s, _)| s == set).map(|(_, t)| t.as_str()).collect()
+        })
+    };
+    // A track with several tags of the set shows the set's most common one
+    // on the map, so the big groups read as groups.
+    let mut counts: HashMap<&str, usize> = HashMap::new();
+    for id in ids {
+        for t in tags_of(id) {
+            *counts.entry(t).or_default() += 1;
+        }
+    }
+    let shown: Vec<Option<&str>> = ids
+        .iter()
+        .map(|id| {
+            tags_of(id).into_iter().max_by(|a, b| {
+                let (ca, cb) = (counts.get(a).copied().unwrap_or(0), counts.get(b).copied().unwrap_or(0));
+                ca.cmp(&cb).then(b.cmp(a))
+            })
+        })
+        .collect();
+    categorical(&shown, "untagged")
+}
+
+/// A categorical palette over one label per point (`None`: no label,
+/// drawn grey and counted as `missing_label` in the legend).
+fn categorical(top: &[Option<&str>], missing_label: &str) -> (Vec<Color32>, Legend) {
     // The most frequent tags get the named colours, ties broken by name.
     let mut counts: Vec<(&str, usize)> = Vec::new();
     for t in top.iter().flatten() {
@@ -102,7 +152,7 @@ fn by_category(ids: &[i64], matrix: &TagMatrix, category: &str) -> (Vec<Color32>
     }
     let missing = top.iter().filter(|t| t.is_none()).count();
     if missing > 0 {
-        legend.push(("not embedded".to_owned(), NO_DATA, missing));
+        legend.push((missing_label.to_owned(), NO_DATA, missing));
     }
     (colors, Legend::Categories(legend))
 }
@@ -153,7 +203,8 @@ mod tests {
 
     #[test]
     fn category_colours_follow_the_top_tag_and_the_legend_counts_them() {
-        let (colors, legend) = colors(&[1, 2, 3, 4], &matrix(), &ColorBy::Category("genre".into()));
+        let (colors, legend) =
+            colors(&[1, 2, 3, 4], &matrix(), &UserTags::new(), &ColorBy::Category("genre".into()));
         assert_eq!(colors[0], colors[2], "tracks 1 and 3 are both mostly ambient");
         assert_ne!(colors[0], colors[1]);
         assert_eq!(colors[3], NO_DATA, "track 4 has no scores");
@@ -165,10 +216,38 @@ mod tests {
 
     #[test]
     fn tag_colours_span_the_ramp_from_lowest_to_highest_score() {
-        let (colors, legend) = colors(&[1, 2, 3], &matrix(), &ColorBy::Tag("mood".into(), "calm".into()));
+        let (colors, legend) =
+            colors(&[1, 2, 3], &matrix(), &UserTags::new(), &ColorBy::Tag("mood".into(), "calm".into()));
         assert_eq!(legend, Legend::Ramp { tag: "calm".into(), min: 0.1, max: 0.8 });
         assert_eq!(colors[1], ramp(0.0));
         assert_eq!(colors[0], ramp(1.0));
         assert_ne!(ramp(0.0), ramp(1.0));
+    }
+
+    #[test]
+    fn user_set_colours_show_the_sets_most_common_tag_and_count_the_untagged() {
+        let pair = |set: &str, tag: &str| (set.to_owned(), tag.to_owned());
+        let user: UserTags = [
+            (1, vec![pair("mood", "calm"), pair("place", "car")]),
+            (2, vec![pair("mood", "calm")]),
+            (3, vec![pair("mood", "dark"), pair("mood", "calm")]),
+            (4, vec![pair("mood", "dark")]),
+            (5, vec![pair("place", "car")]),
+        ]
+        .into_iter()
+        .collect();
+        let (colors, legend) = colors(&[1, 2, 3, 4, 5], &matrix(), &user, &ColorBy::UserSet("mood".into()));
+        assert_eq!(colors[..3], [PALETTE[0]; 3], "calm is the most common mood, track 3 shows it");
+        assert_eq!(colors[3], PALETTE[1]);
+        assert_eq!(colors[4], NO_DATA, "track 5 has no mood");
+        assert_eq!(
+            legend,
+            Legend::Categories(vec![
+                ("calm".to_owned(), PALETTE[0], 3),
+                ("dark".to_owned(), PALETTE[1], 1),
+                ("untagged".to_owned(), NO_DATA, 1),
+            ])
+        );
+        assert_eq!(user_sets(&user), vec!["mood".to_owned(), "place".to_owned()]);
     }
 }

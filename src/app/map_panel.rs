@@ -6,18 +6,28 @@ use super::*;
 impl TuneAtlasApp {
     pub(super) fn map_panel(&mut self, ui: &mut egui::Ui) {
         ui.horizontal(|ui| {
-            ui.label("Colour by");
+            let label = ui.label("Colour by");
             let current = match &self.state.color_by {
                 ColorBy::Category(c) => format!("top {c}"),
                 ColorBy::Tag(_, t) => t.clone(),
+                ColorBy::UserSet(set) => format!("your {set}"),
             };
             let mut changed = false;
-            egui::ComboBox::from_id_salt("color_by").selected_text(current).show_ui(ui, |ui| {
+            let combo = egui::ComboBox::from_id_salt("color_by").selected_text(current).show_ui(ui, |ui| {
                 for category in ["genre", "style", "mood", "theme"] {
                     let value = ColorBy::Category(category.to_owned());
                     changed |= ui
                         .selectable_value(&mut self.state.color_by, value, format!("top {category}"))
                         .changed();
+                }
+                let sets = map_colors::user_sets(&self.snapshot.user_tags);
+                if !sets.is_empty() {
+                    ui.separator();
+                }
+                for set in sets {
+                    let label = format!("your tags: {set}");
+                    changed |=
+                        ui.selectable_value(&mut self.state.color_by, ColorBy::UserSet(set), label).changed();
                 }
                 ui.separator();
                 for (category, tag) in self.snapshot.tags.tags.clone() {
@@ -27,6 +37,8 @@ impl TuneAtlasApp {
                         .changed();
                 }
             });
+            // Named for screen readers (and found by the GUI tests) by its label.
+            combo.response.labelled_by(label.id);
             if changed {
                 self.recolor();
             }

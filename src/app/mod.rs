@@ -384,7 +384,12 @@ impl TuneAtlasApp {
     }
 
     fn recolor(&mut self) {
-        let (colors, legend) = map_colors::colors(self.map.ids(), &self.snapshot.tags, &self.state.color_by);
+        let (colors, legend) = map_colors::colors(
+            self.map.ids(),
+            &self.snapshot.tags,
+            &self.snapshot.user_tags,
+            &self.state.color_by,
+        );
         self.map.set_colors(colors);
         self.legend = Some(legend);
     }

@@ -14,7 +14,7 @@ use tuneatlas::jobs::CancelToken;
 use tuneatlas::library::{ImportOptions, import_folder_with};
 use tuneatlas::model::backend::DeviceChoice;
 use tuneatlas::model::infer::Embedder;
-use tuneatlas::store::Store;
+use tuneatlas::store::{Store, TagSource};
 
 use crate::common::write_wav;
 
@@ -153,6 +153,37 @@ fn the_map_draws_every_track_as_a_coloured_point_with_a_legend() {
     // bar, legend, panels), allowing the points' own pixels to move; that
     // they are drawn at all is the coloured-pixel assertion above.
     harness.snapshot_options("map", &SnapshotOptions::new().max_failed_pixels(2_500));
+}
+
+/// After tagging, the map can be coloured by the user's own tags of one set
+/// (how one sees whether a fine-tuned model groups them).
+#[test]
+fn the_map_can_be_coloured_by_the_users_own_tags() {
+    let dir = scratch("map_user_tags");
+    let db = small_library(&dir);
+    {
+        let mut store = Store::open(&db).unwrap();
+        let tracks = store.tracks(false).unwrap();
+        let low: Vec<i64> =
+            tracks.iter().filter(|t| t.album.as_deref() == Some("Low Tones")).map(|t| t.id).collect();
+        let high: Vec<i64> =
+            tracks.iter().filter(|t| t.album.as_deref() == Some("High Tones")).map(|t| t.id).collect();
+        assert_eq!((low.len(), high.len()), (8, 8));
+        store.add_user_tags(&low, "register", &["rumbling"], TagSource::User).unwrap();
+        store.add_user_tags(&high[..5], "register", &["piercing"], TagSource::User).unwrap();
+    }
+    let mut harness = harness(db);
+    settle(&mut harness);
+    harness.get_by_label("Map").click();
+    settle(&mut harness);
+    harness.get_by_label("Colour by").click();
+    harness.run();
+    harness.get_by_label("your tags: register").click();
+    settle(&mut harness);
+    // The legend: both tags with their counts, the 11 untagged tracks grey.
+    for label in ["rumbling", "8", "piercing", "5", "untagged", "11"] {
+        assert!(harness.query_by_label(label).is_some(), "legend entry {label:?} missing");
+    }
 }
 
 #[test]
