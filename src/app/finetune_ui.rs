@@ -908,7 +908,8 @@ impl TuneAtlasApp {
             }
             Some(Ok(view)) => {
                 ui.weak(format!(
-                    "{} tagged tracks, {} tags, {} topics",
+                    "{} tagged tracks ({} train, the rest test and stop early), {} tags, {} topics",
+                    view.n_tagged,
                     view.n_tracks,
                     view.n_tags,
                     view.topics.len()
@@ -945,7 +946,7 @@ impl TuneAtlasApp {
                 );
                 ui.add_space(6.0);
                 ui.label(format!(
-                    "Pairwise LSI cosines of {} tracks ({} pairs, pairs within an album left out): {:.0}% similar \
+                    "Pairwise LSI cosines of {} training tracks ({} pairs, pairs within an album left out): {:.0}% similar \
                      (≥ {:.2}), {:.0}% dissimilar (< {:.2})",
                     view.n_pair_tracks,
                     view.histogram.total(),

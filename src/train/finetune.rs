@@ -219,6 +219,24 @@ pub struct TaggedTracks {
 }
 
 impl TaggedTracks {
+    /// The run's split of these tracks ([`TrackSplit::new`] keyed by each
+    /// file's folder and name: stable when the library folder moves, and
+    /// the same on every run), so the LSI preview can look at exactly the
+    /// tracks a run will train on.
+    pub fn split(&self, test_fraction: f64, valid_fraction: f64, seed: u64) -> TrackSplit {
+        let keys: Vec<String> = self
+            .tracks
+            .iter()
+            .map(|t| {
+                let mut parts: Vec<String> =
+                    t.path.iter().rev().take(2).map(|c| c.to_string_lossy().into_owned()).collect();
+                parts.reverse();
+                parts.join("/")
+            })
+            .collect();
+        TrackSplit::new(&keys, test_fraction, valid_fraction, seed)
+    }
+
     /// Reads the user tags of `sets` (empty: all sets) for the present
     /// tracks and checks they can train a model.
     ///
@@ -438,19 +456,7 @@ impl FineTuneData {
     ) -> Result<FineTuneData> {
         let rules = TripletRules::new(cfg.positive_min_cos, cfg.negative_max_cos)?;
         let tagged = TaggedTracks::read(store, &cfg.sets)?;
-        // The split key is the file's folder and name: stable when the
-        // library folder moves, and the same on every run.
-        let keys: Vec<String> = tagged
-            .tracks
-            .iter()
-            .map(|t| {
-                let mut parts: Vec<String> =
-                    t.path.iter().rev().take(2).map(|c| c.to_string_lossy().into_owned()).collect();
-                parts.reverse();
-                parts.join("/")
-            })
-            .collect();
-        let mut split = TrackSplit::new(&keys, cfg.test_fraction, cfg.valid_fraction, cfg.seed);
+        let mut split = tagged.split(cfg.test_fraction, cfg.valid_fraction, cfg.seed);
         let topics = cfg.topics.unwrap_or_else(|| Lsi::default_topics(tagged.tags.len()));
         let fit_rows = tagged.matrix.select(ndarray::Axis(0), &split.train);
         let lsi = Lsi::fit(fit_rows.view(), topics)?;

@@ -13,13 +13,14 @@
 //! The numbers follow [`super::finetune`]: the same default topic count
 //! ([`Lsi::default_topics`] of the vocabulary, via [`default_topics`]), the
 //! same L2-normalised LSI vectors, and the same album filter (pairs of one
-//! album are never used, so they are not counted). One difference: the
-//! preview fits the topics on all tagged tracks, the run on its training
-//! split. GUI-free, so it is unit-tested.
+//! album are never used, so they are not counted) and the same training
+//! split ([`TaggedTracks::split`]): the topics are fitted and the pairs
+//! counted on the tracks a run trains on, so a preview without warnings
+//! means the run finds triplets. GUI-free, so it is unit-tested.
 
 use ndarray::{Array2, ArrayView2, Axis};
 
-use super::finetune::TaggedTracks;
+use super::finetune::{FineTuneConfig, TaggedTracks};
 use super::lsi::{Lsi, nonzero_rows};
 use super::triplets::TripletRules;
 use crate::{Error, Result};
@@ -67,17 +68,28 @@ pub struct LsiViewSettings {
     pub negative_max_cos: f32,
     /// Tags listed per topic and sign.
     pub tags_per_topic: usize,
+    /// The run's held-out share, early-stopping share and split seed
+    /// (`FineTuneConfig`'s): the preview shows the training tracks only.
+    pub test_fraction: f64,
+    /// See `test_fraction`.
+    pub valid_fraction: f64,
+    /// See `test_fraction`.
+    pub seed: u64,
 }
 
 impl Default for LsiViewSettings {
     /// The paper's thresholds, the default topic count.
     fn default() -> Self {
         let rules = TripletRules::default();
+        let run = FineTuneConfig::default();
         LsiViewSettings {
             topics: None,
             positive_min_cos: rules.positive_min_cos,
             negative_max_cos: rules.negative_max_cos,
             tags_per_topic: DEFAULT_TAGS_PER_TOPIC,
+            test_fraction: run.test_fraction,
+            valid_fraction: run.valid_fraction,
+            seed: run.seed,
         }
     }
 }
@@ -203,8 +215,10 @@ impl std::fmt::Display for LsiWarning {
 /// The LSI preview: topics, pairwise cosine distribution and warnings.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LsiView {
-    /// Tagged tracks the topics were fitted on.
+    /// Tagged tracks the topics were fitted on (the training split).
     pub n_tracks: usize,
+    /// All tagged tracks (training, early-stopping and held-out).
+    pub n_tagged: usize,
     /// Distinct tags (columns of `W`).
     pub n_tags: usize,
     /// Topics asked for (the default when none was).
@@ -238,7 +252,12 @@ impl LsiView {
             .iter()
             .map(|(set, tag)| if several_sets { format!("{set}: {tag}") } else { tag.clone() })
             .collect();
-        LsiView::from_matrix(tagged.matrix.view(), &labels, &tagged.album_ids, settings)
+        let split = tagged.split(settings.test_fraction, settings.valid_fraction, settings.seed);
+        let rows = tagged.matrix.select(Axis(0), &split.train);
+        let albums: Vec<Option<u32>> = split.train.iter().map(|&i| tagged.album_ids[i]).collect();
+        let mut view = LsiView::from_matrix(rows.view(), &labels, &albums, settings)?;
+        view.n_tagged = tagged.tracks.len();
+        Ok(view)
     }
 
     /// The preview of a tag–track matrix `matrix` (`tracks × tags`), its
@@ -331,6 +350,7 @@ impl LsiView {
         }
         Ok(LsiView {
             n_tracks,
+            n_tagged: n_tracks,
             n_tags,
             n_topics_requested: asked,
             topics,

@@ -14,8 +14,11 @@ use tuneatlas::library::{
 use tuneatlas::model::backend::ComputeDevice;
 use tuneatlas::model::record::ModelBundle;
 use tuneatlas::store::{Store, TagSource};
-use tuneatlas::train::finetune::{FineTuneConfig, FineTuneEvent, FineTuneRequest, TrainLayers, fine_tune};
+use tuneatlas::train::finetune::{
+    FineTuneConfig, FineTuneEvent, FineTuneRequest, TaggedTracks, TrainLayers, fine_tune,
+};
 use tuneatlas::train::finetune_eval::LSI_ROW;
+use tuneatlas::train::lsi_view::{LsiView, LsiViewSettings};
 use tuneatlas::train::synth_tags::{SYNTH_TAG_SETS, tags_csv, write_tagged_corpus};
 use tuneatlas::train::trainer::TrainEvent;
 use tuneatlas::{Error, TagProblem};
@@ -114,6 +117,37 @@ fn finetune_raises_held_out_precision_on_audible_tags() {
     assert!(after >= before + 0.08, "held-out P@10 must rise clearly: {before:.3} -> {after:.3}");
     let (lsi_before, lsi_after) = (lsi_before.unwrap(), lsi_after.unwrap());
     assert!(lsi_after >= lsi_before + 0.1, "combined-tag P@10 must rise: {lsi_before:.3} -> {lsi_after:.3}");
+}
+
+/// The LSI preview looks at exactly the tracks a run trains on: its split,
+/// its topic fit, its cross-album pairs.
+#[test]
+fn the_lsi_preview_counts_the_pairs_of_the_runs_training_tracks() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = tagged_library(dir.path(), 40, 4, 1.0);
+    let cfg = FineTuneConfig::default();
+    let tagged = TaggedTracks::read(&store, &["brightness".to_owned(), "register".to_owned()]).unwrap();
+    let split = tagged.split(cfg.test_fraction, cfg.valid_fraction, cfg.seed);
+    assert_eq!(split.train.len() + split.valid.len() + split.test.len(), 40);
+    assert!(split.train.len() < 40 && !split.test.is_empty(), "{split:?}");
+
+    let view = LsiView::of_tagged(&tagged, &LsiViewSettings::default()).unwrap();
+    assert_eq!(
+        (view.n_tagged, view.n_tracks, view.n_pair_tracks),
+        (40, split.train.len(), split.train.len())
+    );
+    let albums: Vec<Option<u32>> = split.train.iter().map(|&i| tagged.album_ids[i]).collect();
+    let cross_album_pairs = (0..albums.len())
+        .flat_map(|i| (i + 1..albums.len()).map(move |j| (i, j)))
+        .filter(|&(i, j)| albums[i] != albums[j])
+        .count() as u64;
+    assert_eq!(
+        view.histogram.total(),
+        cross_album_pairs,
+        "pairs of training tracks only, never of one album"
+    );
+    // Same split, same settings: the same preview (the split does not depend on row order or time).
+    assert_eq!(LsiView::of_tagged(&tagged, &LsiViewSettings::default()).unwrap(), view);
 }
 
 #[test]

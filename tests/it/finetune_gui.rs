@@ -136,8 +136,9 @@ fn a_short_run_through_the_window_makes_a_new_version_with_its_table_and_vectors
     // The LSI preview: three tag sets of two tags each, topics and histogram.
     wait_for(&mut harness, "the LSI topics", Duration::from_secs(60), |h| shows(h, "Topic 1"));
     assert!(shows(&harness, "brightness (60 tracks, 2 tags)"), "tag sets with counts");
-    assert!(shows(&harness, "60 tagged tracks, 6 tags"));
-    assert!(shows(&harness, "Pairwise LSI cosines of 60 tracks"), "the histogram's caption");
+    // 15 held out, 9 for early stopping: the preview shows the run's 36 training tracks.
+    assert!(shows(&harness, "60 tagged tracks (36 train, the rest test and stop early), 6 tags"));
+    assert!(shows(&harness, "Pairwise LSI cosines of 36 training tracks"), "the histogram's caption");
     assert!(shows(&harness, "default (2)"), "the default topic count is shown");
 
     // A short run: 2 epochs of 16-track batches, top layers (the default).
