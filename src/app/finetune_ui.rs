@@ -458,6 +458,13 @@ impl FineTunePanel {
     }
 
     /// Starts fine-tuning `parent` (the version shown; `None`: built-in).
+    /// True when the preview, computed on every training track (not a
+    /// sample), shows that a run would find no triplets: Start would only
+    /// fail after the feature extraction.
+    fn preview_blocks(&self) -> bool {
+        matches!(&self.preview, Some(Ok(v)) if v.blocks_training() && v.n_pair_tracks == v.n_tracks)
+    }
+
     fn start(&mut self, ctx: &egui::Context, db: &Path, parent: Option<String>) {
         self.message = None;
         self.confirm_delete = false;
@@ -774,8 +781,12 @@ impl TuneAtlasApp {
                     run.cancel.cancel();
                 }
             } else if ui
-                .button("Start fine-tuning")
+                .add_enabled(!self.finetune.preview_blocks(), egui::Button::new("Start fine-tuning"))
                 .on_hover_text("Extract features, train on the CPU, evaluate, then re-embed the library")
+                .on_disabled_hover_text(
+                    "These tags give no triplets to train on (see the warning above): change the tags, the \
+                     thresholds or the topics first",
+                )
                 .clicked()
             {
                 if self.import.is_running() {

@@ -16,7 +16,7 @@ use tuneatlas::jobs::CancelToken;
 use tuneatlas::library::{ImportOptions, import_folder, import_folder_with, import_tags_csv};
 use tuneatlas::model::backend::DeviceChoice;
 use tuneatlas::model::infer::Embedder;
-use tuneatlas::store::Store;
+use tuneatlas::store::{Store, TagSource};
 use tuneatlas::train::synth_tags::{tags_csv, write_tagged_corpus};
 use tuneatlas::train::versions::delete_version;
 
@@ -124,6 +124,25 @@ fn without_tags_start_says_to_tag_tracks_first() {
     assert!(harness.query_by_label("Start fine-tuning").is_some(), "Start is offered again");
     let store = Store::open(&db).unwrap();
     assert!(store.models().unwrap().iter().all(|m| m.version == BUILTIN), "no version was made");
+}
+
+/// Tags every training pair shares give no negatives: the preview says so
+/// and Start is disabled (the run would fail after extracting features).
+#[test]
+fn start_is_disabled_while_the_preview_finds_no_triplets() {
+    let dir = scratch("finetune_uniform");
+    let db = library(&dir, 10, 2, 1.0, false);
+    {
+        let mut store = Store::open(&db).unwrap();
+        let ids: Vec<i64> = store.tracks(false).unwrap().iter().map(|t| t.id).collect();
+        store.add_user_tags(&ids, "moods", &["warm", "calm"], TagSource::User).unwrap();
+    }
+    let mut harness = harness(db);
+    open_finetune_window(&mut harness);
+    wait_for(&mut harness, "the preview", Duration::from_secs(60), |h| shows(h, "Topic 1"));
+    assert!(shows(&harness, "No pair of tracks is dissimilar enough to be a negative"), "the warning");
+    let start = harness.get_by_label("Start fine-tuning");
+    assert!(start.accesskit_node().is_disabled(), "Start is disabled while no triplet exists");
 }
 
 #[test]
