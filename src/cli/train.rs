@@ -20,7 +20,7 @@ use tuneatlas::train::corpus::{Corpus, read_targets, read_track_list, split_by_s
 use tuneatlas::train::distill::{Distill, DistillConfig, DistillData, MIN_POSITIVE_CLIPS, teacher_columns};
 use tuneatlas::train::eval::{Figures, evaluate_embedder, evaluate_teacher};
 use tuneatlas::train::features::{FeatureStore, load_or_compute};
-use tuneatlas::train::trainer::{LoopConfig, TrainEvent, run};
+use tuneatlas::train::trainer::{LoopConfig, TrainEvent, checkpoint_card, run};
 
 /// Arguments of `tuneatlas train`.
 #[derive(Debug, Args)]
@@ -278,6 +278,10 @@ fn distill(args: &DistillArgs) -> anyhow::Result<()> {
         eprintln!("note: {n}");
     }
     let config = DpnnConfig::default();
+    let checkpoints = match &args.checkpoints {
+        Some(c) => c.clone(),
+        None => args.corpus.cache_dir()?.join("..").join("runs").join(&name),
+    };
     let (model, parent) = match &args.init {
         Some(dir) => {
             let bundle = ModelBundle::read_dir(dir)?;
@@ -288,6 +292,11 @@ fn distill(args: &DistillArgs) -> anyhow::Result<()> {
             );
             (bundle.instantiate(&device)?, Some(bundle.card.version.clone()))
         }
+        // A resumed run keeps the parent its first process started from.
+        None if args.resume => (
+            init_model(&config, &vocab, args.seed, &device)?,
+            checkpoint_card(&checkpoints)?.and_then(|c| c.provenance.parent),
+        ),
         None => (init_model(&config, &vocab, args.seed, &device)?, None),
     };
     let mut card = init_card(&config, &vocab, args.seed);
@@ -314,10 +323,6 @@ fn distill(args: &DistillArgs) -> anyhow::Result<()> {
         licence: "GPL-3.0-or-later (training data licences in README.md)".into(),
     };
 
-    let checkpoints = match &args.checkpoints {
-        Some(c) => c.clone(),
-        None => args.corpus.cache_dir()?.join("..").join("runs").join(&name),
-    };
     if let Some(p) = &parent {
         eprintln!("starting from the weights of {p}");
     }
@@ -368,7 +373,11 @@ fn distill(args: &DistillArgs) -> anyhow::Result<()> {
         }
         other => other?,
     };
-    eprintln!("training took {:.1} min in this process", outcome.seconds / 60.0);
+    eprintln!(
+        "training took {:.1} min in this process, {:.1} min in all",
+        outcome.seconds / 60.0,
+        outcome.total_seconds / 60.0
+    );
 
     // Final figures through the real inference path, next to the teachers'.
     if let Some((_, last)) = outcome.history.last() {
@@ -376,7 +385,7 @@ fn distill(args: &DistillArgs) -> anyhow::Result<()> {
             card.metrics.insert(format!("valid.{k}"), *v);
         }
     }
-    card.metrics.insert("train.seconds".into(), outcome.seconds);
+    card.metrics.insert("train.seconds".into(), outcome.total_seconds);
     let valid_clips: Vec<usize> = data.valid_clips.clone();
     for (teacher, figures) in evaluate_teacher(&data.corpus, &valid_clips) {
         print_figures(&teacher, &figures);

@@ -160,6 +160,10 @@ struct CheckpointState {
     config: LoopConfig,
     /// Validation history: (step, metrics).
     history: Vec<(usize, Vec<(String, f64)>)>,
+    /// Seconds of training in the processes before this checkpoint
+    /// (0 in checkpoints written before this field existed).
+    #[serde(default)]
+    seconds: f64,
 }
 
 /// The result of a run.
@@ -171,6 +175,9 @@ pub struct RunOutcome {
     pub history: Vec<(usize, Vec<(String, f64)>)>,
     /// Seconds spent in this process (not counting earlier, resumed parts).
     pub seconds: f64,
+    /// Seconds of the whole run: this process plus the ones it resumed
+    /// from (what a model card reports as its training time).
+    pub total_seconds: f64,
     /// The step at which [`Objective::stop_early`] ended the run, if it did.
     pub stopped_early_at: Option<usize>,
 }
@@ -231,6 +238,22 @@ fn read_checkpoint(
     Ok(None)
 }
 
+/// The model card of the checkpoint in `out_dir`, if there is one: a
+/// resumed run keeps what only its first process knew (e.g. the parent
+/// version of a run started from other weights).
+///
+/// # Errors
+/// The checkpoint's card exists but cannot be read.
+pub fn checkpoint_card(out_dir: &Path) -> Result<Option<ModelCard>> {
+    for name in [CHECKPOINT_DIR.to_string(), format!("{CHECKPOINT_DIR}.old")] {
+        let dir = out_dir.join(name);
+        if dir.join(STATE_FILE).exists() {
+            return Ok(Some(ModelBundle::read_dir(&dir)?.card));
+        }
+    }
+    Ok(None)
+}
+
 fn build_optimizer(cfg: &LoopConfig) -> ModuleOptimizer {
     let mut adam = AdamConfig::new();
     if cfg.weight_decay > 0.0 {
@@ -264,7 +287,7 @@ pub fn run(
 ) -> Result<RunOutcome> {
     std::fs::create_dir_all(out_dir).map_err(Error::io("create directory", out_dir))?;
     let mut optim = build_optimizer(cfg);
-    let mut state = CheckpointState { step: 0, config: cfg.clone(), history: Vec::new() };
+    let mut state = CheckpointState { step: 0, config: cfg.clone(), history: Vec::new(), seconds: 0.0 };
     let mut model = model;
     if resume {
         match read_checkpoint(out_dir, device)? {
@@ -302,7 +325,9 @@ pub fn run(
         device: device.description.clone(),
     });
     let started = Instant::now();
+    let earlier_seconds = state.seconds;
     while state.step < cfg.total_steps {
+        state.seconds = earlier_seconds + started.elapsed().as_secs_f64();
         if cancel.is_cancelled() {
             let dir = write_checkpoint(out_dir, card, &model, &optim, &state)?;
             on_event(&TrainEvent::Checkpoint { step: state.step, dir });
@@ -352,6 +377,7 @@ pub fn run(
                 last = true;
             }
         }
+        state.seconds = earlier_seconds + started.elapsed().as_secs_f64();
         if last || (cfg.checkpoint_every_steps > 0 && state.step.is_multiple_of(cfg.checkpoint_every_steps)) {
             let dir = write_checkpoint(out_dir, card, &model, &optim, &state)?;
             on_event(&TrainEvent::Checkpoint { step: state.step, dir });
@@ -361,6 +387,7 @@ pub fn run(
                 model,
                 history: state.history,
                 seconds: started.elapsed().as_secs_f64(),
+                total_seconds: earlier_seconds + started.elapsed().as_secs_f64(),
                 stopped_early_at,
             });
         }
@@ -369,6 +396,7 @@ pub fn run(
         model,
         history: state.history,
         seconds: started.elapsed().as_secs_f64(),
+        total_seconds: earlier_seconds + started.elapsed().as_secs_f64(),
         stopped_early_at: None,
     })
 }

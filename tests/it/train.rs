@@ -329,6 +329,11 @@ fn train_distill_and_eval_commands_make_and_measure_a_model() {
     let first = bundle.instantiate(&cpu).unwrap();
     let second = ModelBundle::read_dir(&dir.path().join("models/tiny")).unwrap().instantiate(&cpu).unwrap();
     assert_eq!(weights_of(&first), weights_of(&second));
+    // The training time is the whole run's, not the resuming process's (which ran no step).
+    let seconds = |b: &ModelBundle| b.card.metrics.get("train.seconds").copied().unwrap_or(0.0);
+    let resumed = ModelBundle::read_dir(&dir.path().join("models/tiny")).unwrap();
+    assert!(seconds(&bundle) > 0.0);
+    assert!(seconds(&resumed) >= 0.9 * seconds(&bundle), "{} vs {}", seconds(&resumed), seconds(&bundle));
 
     // A second run on top of the first (--init): its card names the first as
     // its parent, and it starts from the first's weights, not from scratch.
@@ -342,6 +347,17 @@ fn train_distill_and_eval_commands_make_and_measure_a_model() {
     assert!(cont.status.success(), "{}", String::from_utf8_lossy(&cont.stderr));
     let child = ModelBundle::read_dir(&dir.path().join("models/tiny2")).unwrap();
     assert_eq!(child.card.provenance.parent.as_deref(), Some("tiny-1"));
+    // Resuming it (without --init, which --resume refuses) keeps the parent.
+    let resumed_child = std::process::Command::new(bin)
+        .args(["train", "distill", "--corpus", &p(""), "--targets", &p("targets"), "--list", &p("list.tsv")])
+        .args(["--out", &p("models/tiny2"), "--cache", &p("cache"), "--checkpoints", &p("runs/tiny2")])
+        .args(["--epochs", "1", "--tracks-per-batch", "3", "--lsi-topics", "3", "--valid-fraction", "0.25"])
+        .args(["--validate-every", "0", "--version", "tiny-2", "--lr", "1e-9", "--resume"])
+        .output()
+        .unwrap();
+    assert!(resumed_child.status.success(), "{}", String::from_utf8_lossy(&resumed_child.stderr));
+    let card = ModelBundle::read_dir(&dir.path().join("models/tiny2")).unwrap().card;
+    assert_eq!(card.provenance.parent.as_deref(), Some("tiny-1"), "a resumed run keeps its parent");
     // At a learning rate of 1e-9 the weights stay where the parent left them
     // (BatchNorm running statistics still move with the new batches).
     let (a, b) = (weights_of(&first), weights_of(&child.instantiate(&cpu).unwrap()));
