@@ -303,8 +303,11 @@ fn distill(args: &DistillArgs) -> anyhow::Result<()> {
     card.name = name.clone();
     card.version = version.clone();
     card.trained = true;
+    let continued = parent.as_ref().map_or(String::new(), |p| {
+        format!("{p} trained on for {} more steps (learning rate {:e}). ", loop_cfg.total_steps, args.lr)
+    });
     card.description = format!(
-        "DPNN distilled from musicnn (MSD_musicnn + MTT_musicnn) on {} free game-soundtrack, tracker and \
+        "{continued}DPNN distilled from musicnn (MSD_musicnn + MTT_musicnn) on {} free game-soundtrack, tracker and \
          MIDI-render tracks with {}. See README.md for data, metrics and limits (almost no sung vocals \
          in the training data).",
         data.corpus.tracks.len(),

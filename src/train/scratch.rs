@@ -110,7 +110,7 @@ mod tests {
         std::fs::write(dead_path.join("features.bin"), b"cache").unwrap();
         let fresh_unlocked = models.path().join(".work-starting");
         std::fs::create_dir(&fresh_unlocked).unwrap();
-        let version = models.path().join("dpnn-v1.0-ft1");
+        let version = models.path().join("dpnn-v1.1-ft1");
         std::fs::create_dir(&version).unwrap();
 
         let removed = sweep_stale(models.path(), Path::new("/nonexistent"));

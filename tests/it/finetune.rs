@@ -81,19 +81,20 @@ fn finetune_raises_held_out_precision_on_audible_tags() {
         patience_epochs: 6,
         ..FineTuneConfig::default()
     };
-    let req = request(dir.path(), cfg, "dpnn-v1.0-ft-test");
+    let builtin = ModelBundle::embedded().unwrap().card.version;
+    let req = request(dir.path(), cfg, "builtin-ft-test");
     let out =
         fine_tune(&mut store, &req, &ComputeDevice::cpu(), &CancelToken::new(), &mut print_events).unwrap();
     eprintln!("{}", out.table.render());
     eprintln!("took {:.1} s", started.elapsed().as_secs_f64());
 
     // A new version, its parent recorded, registered; the parent untouched.
-    assert_eq!(out.card.provenance.parent.as_deref(), Some("dpnn-v1.0"));
+    assert_eq!(out.card.provenance.parent.as_deref(), Some(builtin.as_str()));
     assert!(out.model_dir.join("model.toml").is_file());
     let models = store.models().unwrap();
-    let row = models.iter().find(|m| m.version == "dpnn-v1.0-ft-test").expect("registered");
-    assert_eq!(row.parent.as_deref(), Some("dpnn-v1.0"));
-    assert!(!dir.path().join("work-dpnn-v1.0-ft-test").exists(), "the run's scratch folder is removed");
+    let row = models.iter().find(|m| m.version == "builtin-ft-test").expect("registered");
+    assert_eq!(row.parent.as_deref(), Some(builtin.as_str()));
+    assert!(!dir.path().join("work-builtin-ft-test").exists(), "the run's scratch folder is removed");
 
     for (set, _) in SYNTH_TAG_SETS {
         let (before, after) = out.table.get(set, 10).expect("row");
@@ -300,7 +301,8 @@ fn finetune_command_imports_trains_reembeds_and_prints_the_table() {
         .unwrap();
     let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "{stderr}");
-    assert!(stdout.contains("new model version cli-ft (parent dpnn-v1.0)"), "{stdout}");
+    let builtin = ModelBundle::embedded().unwrap().card.version;
+    assert!(stdout.contains(&format!("new model version cli-ft (parent {builtin})")), "{stdout}");
     assert!(stdout.contains("re-embedded 24 tracks with cli-ft"), "{stdout}");
     assert!(
         stdout.contains("P@10 before") && stdout.contains("brightness") && stdout.contains("register"),
@@ -320,7 +322,7 @@ fn finetune_command_imports_trains_reembeds_and_prints_the_table() {
     assert!(leftovers.is_empty(), "the run removes its own scratch folder too: {leftovers:?}");
     let store = Store::open(&db).unwrap();
     assert_eq!(store.count_vectors("cli-ft").unwrap(), 24);
-    assert_eq!(store.count_vectors("dpnn-v1.0").unwrap(), 24, "the parent's vectors stay");
+    assert_eq!(store.count_vectors(&builtin).unwrap(), 24, "the parent's vectors stay");
 }
 
 /// A 16-bit mono WAV of a quiet tone with a RIFF INFO comment (ICMT) before

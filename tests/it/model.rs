@@ -117,7 +117,8 @@ fn the_built_in_model_is_the_distilled_dpnn_v1() {
     let loaded = load_default(&ComputeDevice::cpu()).unwrap();
     let card = &loaded.bundle.card;
     assert_eq!(card.name, "dpnn-v1");
-    assert_eq!(card.version, "dpnn-v1.0");
+    assert_eq!(card.version, "dpnn-v1.1");
+    assert_eq!(card.provenance.parent.as_deref(), Some("dpnn-v1.0"), "v1.1 continues the first run");
     assert!(card.trained);
     assert_eq!(card.vocabulary.len(), card.config.tags.total());
     assert!(card.untaught.iter().any(|t| t == "male vocals"), "vocal tags are marked untaught");
