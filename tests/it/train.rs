@@ -299,81 +299,65 @@ fn train_distill_and_eval_commands_make_and_measure_a_model() {
     std::fs::write(&list_path, list).unwrap();
     let p = |q: &str| dir.path().join(q).to_str().unwrap().to_string();
     let bin = env!("CARGO_BIN_EXE_tuneatlas");
-    let out = std::process::Command::new(bin)
-        .args(["train", "distill", "--corpus", &p(""), "--targets", &p("targets"), "--list", &p("list.tsv")])
-        .args(["--out", &p("models/tiny"), "--cache", &p("cache"), "--checkpoints", &p("runs/tiny")])
-        .args(["--epochs", "2", "--tracks-per-batch", "3", "--lsi-topics", "3", "--valid-fraction", "0.25"])
-        .args(["--validate-every", "0", "--checkpoint-every", "2", "--version", "tiny-1"])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "train distill failed: {stderr}");
-    let bundle = ModelBundle::read_dir(&dir.path().join("models/tiny")).unwrap();
+    // `train distill` on the tiny corpus into models/<name>, checkpoints in runs/<name>.
+    let distill = |name: &str, epochs: &str, extra: &[&str]| {
+        let out = std::process::Command::new(bin)
+            .args([
+                "train",
+                "distill",
+                "--corpus",
+                &p(""),
+                "--targets",
+                &p("targets"),
+                "--list",
+                &p("list.tsv"),
+            ])
+            .args(["--out", &p(&format!("models/{name}")), "--cache", &p("cache")])
+            .args(["--checkpoints", &p(&format!("runs/{name}")), "--epochs", epochs])
+            .args(["--tracks-per-batch", "3", "--lsi-topics", "3", "--valid-fraction", "0.25"])
+            .args(["--validate-every", "0"])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "train distill {extra:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        ModelBundle::read_dir(&dir.path().join("models").join(name)).unwrap()
+    };
+    let bundle = distill("tiny", "2", &["--checkpoint-every", "2", "--version", "tiny-1"]);
     assert!(bundle.card.trained);
     assert_eq!(bundle.card.version, "tiny-1");
     assert!(bundle.card.metrics.contains_key("valid.same_track_p1"), "{:?}", bundle.card.metrics);
     assert!(dir.path().join("models/tiny/valid.tsv").exists());
 
     // Resuming a finished run writes the same model again.
-    let again = std::process::Command::new(bin)
-        .args(["train", "distill", "--corpus", &p(""), "--targets", &p("targets"), "--list", &p("list.tsv")])
-        .args(["--out", &p("models/tiny"), "--cache", &p("cache"), "--checkpoints", &p("runs/tiny")])
-        .args(["--epochs", "2", "--tracks-per-batch", "3", "--lsi-topics", "3", "--valid-fraction", "0.25"])
-        .args(["--validate-every", "0", "--checkpoint-every", "2", "--version", "tiny-1", "--resume"])
-        .output()
-        .unwrap();
-    assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
+    let resumed = distill("tiny", "2", &["--checkpoint-every", "2", "--version", "tiny-1", "--resume"]);
     // Same values (the file's parameter ids may differ: a reloaded network
     // takes its ids from the skeleton it was loaded into).
     let cpu = ComputeDevice::cpu();
     let first = bundle.instantiate(&cpu).unwrap();
-    let second = ModelBundle::read_dir(&dir.path().join("models/tiny")).unwrap().instantiate(&cpu).unwrap();
-    assert_eq!(weights_of(&first), weights_of(&second));
+    assert_eq!(weights_of(&first), weights_of(&resumed.instantiate(&cpu).unwrap()));
     // The training time is the whole run's, not the resuming process's (which ran no step).
     let seconds = |b: &ModelBundle| b.card.metrics.get("train.seconds").copied().unwrap_or(0.0);
-    let resumed = ModelBundle::read_dir(&dir.path().join("models/tiny")).unwrap();
     assert!(seconds(&bundle) > 0.0);
     assert!(seconds(&resumed) >= 0.9 * seconds(&bundle), "{} vs {}", seconds(&resumed), seconds(&bundle));
 
     // A second run on top of the first (--init): its card names the first as
     // its parent, and it starts from the first's weights, not from scratch.
-    let cont = std::process::Command::new(bin)
-        .args(["train", "distill", "--corpus", &p(""), "--targets", &p("targets"), "--list", &p("list.tsv")])
-        .args(["--out", &p("models/tiny2"), "--cache", &p("cache"), "--checkpoints", &p("runs/tiny2")])
-        .args(["--epochs", "1", "--tracks-per-batch", "3", "--lsi-topics", "3", "--valid-fraction", "0.25"])
-        .args(["--validate-every", "0", "--version", "tiny-2", "--lr", "1e-9", "--init", &p("models/tiny")])
-        .output()
-        .unwrap();
-    assert!(cont.status.success(), "{}", String::from_utf8_lossy(&cont.stderr));
-    let child = ModelBundle::read_dir(&dir.path().join("models/tiny2")).unwrap();
+    let child = distill("tiny2", "1", &["--version", "tiny-2", "--lr", "1e-9", "--init", &p("models/tiny")]);
     assert_eq!(child.card.provenance.parent.as_deref(), Some("tiny-1"));
     // Resuming it (without --init, which --resume refuses) keeps the parent.
-    let resumed_child = std::process::Command::new(bin)
-        .args(["train", "distill", "--corpus", &p(""), "--targets", &p("targets"), "--list", &p("list.tsv")])
-        .args(["--out", &p("models/tiny2"), "--cache", &p("cache"), "--checkpoints", &p("runs/tiny2")])
-        .args(["--epochs", "1", "--tracks-per-batch", "3", "--lsi-topics", "3", "--valid-fraction", "0.25"])
-        .args(["--validate-every", "0", "--version", "tiny-2", "--lr", "1e-9", "--resume"])
-        .output()
-        .unwrap();
-    assert!(resumed_child.status.success(), "{}", String::from_utf8_lossy(&resumed_child.stderr));
-    let card = ModelBundle::read_dir(&dir.path().join("models/tiny2")).unwrap().card;
+    let card = distill("tiny2", "1", &["--version", "tiny-2", "--lr", "1e-9", "--resume"]).card;
     assert_eq!(card.provenance.parent.as_deref(), Some("tiny-1"), "a resumed run keeps its parent");
     // At a learning rate of 1e-9 the weights stay where the parent left them
     // (BatchNorm running statistics still move with the new batches).
     let (a, b) = (weights_of(&first), weights_of(&child.instantiate(&cpu).unwrap()));
     let max_diff = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
     assert!(max_diff < 0.05, "the continued run did not start from the parent: max |Δw| {max_diff}");
-    let fresh = std::process::Command::new(bin)
-        .args(["train", "distill", "--corpus", &p(""), "--targets", &p("targets"), "--list", &p("list.tsv")])
-        .args(["--out", &p("models/tiny3"), "--cache", &p("cache"), "--checkpoints", &p("runs/tiny3")])
-        .args(["--epochs", "1", "--tracks-per-batch", "3", "--lsi-topics", "3", "--valid-fraction", "0.25"])
-        .args(["--validate-every", "0", "--version", "tiny-3", "--lr", "1e-9", "--seed", "7"])
-        .output()
-        .unwrap();
-    assert!(fresh.status.success(), "{}", String::from_utf8_lossy(&fresh.stderr));
-    let c = weights_of(
-        &ModelBundle::read_dir(&dir.path().join("models/tiny3")).unwrap().instantiate(&cpu).unwrap(),
-    );
+    let fresh = distill("tiny3", "1", &["--version", "tiny-3", "--lr", "1e-9", "--seed", "7"]);
+    let c = weights_of(&fresh.instantiate(&cpu).unwrap());
     let fresh_diff = a.iter().zip(&c).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
     assert!(fresh_diff > 10.0 * max_diff, "a fresh start differs more: {fresh_diff} vs {max_diff}");
 
