@@ -23,7 +23,7 @@ use egui::{Align2, Color32, FontId, Pos2, Rect, Sense, Stroke, Vec2};
 use super::*;
 use crate::jobs::CancelToken;
 use crate::library::{EmbedEvent, embed_library};
-use crate::model::backend::{ComputeDevice, DeviceChoice};
+use crate::model::backend::{DeviceChoice, select_device};
 use crate::model::infer::Embedder;
 use crate::store::RunStatus;
 use crate::train::features::CacheProgress;
@@ -211,6 +211,8 @@ struct RunView {
     notices: Vec<String>,
     total_steps: usize,
     steps_done: usize,
+    /// What trains (a real GPU through wgpu, else the CPU).
+    device: Option<String>,
     /// (step, loss) of every step.
     loss: Vec<[f64; 2]>,
     /// (step, validation P@10).
@@ -240,6 +242,7 @@ impl RunView {
             notices: Vec::new(),
             total_steps: 0,
             steps_done: 0,
+            device: None,
             loss: Vec::new(),
             valid: Vec::new(),
             baseline: None,
@@ -323,7 +326,10 @@ impl RunView {
                     self.valid.push([0.0, p]);
                 }
             }
-            FineTuneEvent::Train(TrainEvent::Started { total_steps, .. }) => self.total_steps = total_steps,
+            FineTuneEvent::Train(TrainEvent::Started { total_steps, device, .. }) => {
+                self.total_steps = total_steps;
+                self.device = Some(device);
+            }
             FineTuneEvent::Train(TrainEvent::Step { step, total_steps, loss, .. }) => {
                 self.total_steps = total_steps;
                 self.steps_done = step;
@@ -635,7 +641,10 @@ fn run_thread(
             models_dir,
             version: None,
         };
-        fine_tune(&mut store, &req, &ComputeDevice::cpu(), cancel, &mut |e| send(RunMsg::Event(e.clone())))
+        // A real GPU trains through wgpu; without one (or with only a
+        // software adapter such as lavapipe, ~30× slower here) the CPU does.
+        let device = select_device(DeviceChoice::Auto)?;
+        fine_tune(&mut store, &req, &device, cancel, &mut |e| send(RunMsg::Event(e.clone())))
     })();
     let outcome = match trained {
         Ok(o) => o,
@@ -688,7 +697,7 @@ fn embed_thread(
     };
     let result = (|| {
         let mut store = Store::open(db)?;
-        let mut embedder = Embedder::open(Some(&crate::config::model_dir(db, version)), DeviceChoice::Cpu)?;
+        let mut embedder = Embedder::open(Some(&crate::config::model_dir(db, version)), DeviceChoice::Auto)?;
         for n in embedder.take_notices() {
             send(RunMsg::Notice(n));
         }
@@ -782,7 +791,7 @@ impl TuneAtlasApp {
                 }
             } else if ui
                 .add_enabled(!self.finetune.preview_blocks(), egui::Button::new("Start fine-tuning"))
-                .on_hover_text("Extract features, train on the CPU, evaluate, then re-embed the library")
+                .on_hover_text("Extract features, train (on the GPU if there is one, else the CPU), evaluate, then re-embed the library")
                 .on_disabled_hover_text(
                     "These tags give no triplets to train on (see the warning above): change the tags, the \
                      thresholds or the topics first",
@@ -1004,7 +1013,8 @@ impl TuneAtlasApp {
             let f = run.steps_done as f32 / run.total_steps.max(1) as f32;
             let last = run.loss.last().map_or(String::new(), |l| format!(", loss {:.4}", l[1]));
             let valid = run.valid.last().map_or(String::new(), |v| format!(", validation P@10 {:.3}", v[1]));
-            ui.label(format!("Training: step {} of {}{last}{valid}", run.steps_done, run.total_steps));
+            let on = run.device.as_ref().map_or(String::new(), |d| format!(" on {d}"));
+            ui.label(format!("Training{on}: step {} of {}{last}{valid}", run.steps_done, run.total_steps));
             if run.stage == Stage::Training {
                 ui.add(egui::ProgressBar::new(f).desired_width(360.0));
             }

@@ -62,8 +62,9 @@ pub struct FinetuneArgs {
     /// The new version's name (default: <parent version>-ft<unix time>).
     #[arg(long)]
     pub version: Option<String>,
-    /// Where training runs: cpu is correct and usually fastest without a real GPU.
-    #[arg(long, default_value = "cpu", value_name = "auto|gpu|cpu")]
+    /// Where training runs: auto takes a real GPU through wgpu and otherwise the CPU (a software
+    /// adapter such as lavapipe is ~30× slower than the CPU backend); gpu forces wgpu.
+    #[arg(long, default_value = "auto", value_name = "auto|gpu|cpu")]
     pub device: DeviceChoice,
     /// Do not re-embed the library with the new version.
     #[arg(long)]

@@ -167,7 +167,7 @@ fn a_short_run_through_the_window_makes_a_new_version_with_its_table_and_vectors
     wait_for(&mut harness, "the preview to settle", Duration::from_secs(60), |h| shows(h, "Topic 1"));
     harness.get_by_label("Start fine-tuning").click_accesskit();
     wait_for(&mut harness, "training", Duration::from_secs(240), |h| shows(h, "New model version"));
-    assert!(shows(&harness, "Training: step"), "the live plot's caption");
+    assert!(shows(&harness, "Training on "), "the live plot's caption names the device");
     assert!(shows(&harness, "P@10 before") && shows(&harness, "P@100 after"), "the P@k table");
     assert!(shows(&harness, "all sets (LSI)"), "the LSI row");
     wait_for(&mut harness, "re-embedding", Duration::from_secs(240), |h| shows(h, "Re-embedded 60 tracks"));
