@@ -756,7 +756,9 @@ impl TuneAtlasApp {
     }
 
     /// Reloads the library with `version`'s vectors (as the menu's radio does).
-    fn show_model_version(&mut self, ctx: &egui::Context, version: String) {
+    /// Reloads the library showing `version` (a fine-tuned one, its parent,
+    /// or the built-in model after re-embedding).
+    pub(super) fn show_model_version(&mut self, ctx: &egui::Context, version: String) {
         self.load = match Loader::spawn(self.db.clone(), Some(version), false, ctx.clone()) {
             Ok(loader) => LoadState::Loading(loader),
             Err(message) => LoadState::Failed(message),

@@ -146,6 +146,9 @@ impl TuneAtlasApp {
 
     pub(super) fn status_bar(&mut self, ui: &mut egui::Ui) {
         self.import.status(ui);
+        if let Some(version) = self.upgrade.status(ui, &self.db, self.import.is_running()) {
+            self.show_model_version(ui.ctx(), version);
+        }
         if let Some(notice) = self.notice.clone() {
             ui.horizontal(|ui| {
                 let color =

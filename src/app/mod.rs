@@ -38,6 +38,7 @@ mod menus;
 mod player_ui;
 mod state;
 mod track_ui;
+mod upgrade_ui;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -188,6 +189,8 @@ pub struct TuneAtlasApp {
     errors_window: ErrorsWindow,
     exporter: Exporter,
     finetune: finetune_ui::FineTunePanel,
+    /// The offer to re-embed with a newer built-in model.
+    upgrade: upgrade_ui::UpgradePanel,
     player: PlayerBar,
     notice: Option<Notice>,
     screenshot: Option<PathBuf>,
@@ -253,6 +256,7 @@ impl TuneAtlasApp {
             errors_window: ErrorsWindow::default(),
             exporter: Exporter::default(),
             finetune: finetune_ui::FineTunePanel::default(),
+            upgrade: upgrade_ui::UpgradePanel::default(),
             player,
             notice: None,
             screenshot: options.screenshot,
@@ -348,6 +352,7 @@ impl TuneAtlasApp {
             .collect();
         self.library.set_rows(snapshot.tracks.clone(), extras);
         let version_changed = snapshot.model_version != self.snapshot.model_version;
+        self.upgrade.refresh(&self.db, &snapshot);
         self.snapshot = Arc::new(snapshot);
         self.generation += 1;
         if version_changed {
@@ -755,6 +760,7 @@ impl eframe::App for TuneAtlasApp {
     fn on_exit(&mut self) {
         self.import.shutdown(SHUTDOWN_WAIT);
         self.finetune.shutdown(SHUTDOWN_WAIT);
+        self.upgrade.shutdown(SHUTDOWN_WAIT);
         self.player.shutdown();
     }
 }

@@ -290,6 +290,16 @@ fn check_weights(card: &ModelCard, bytes: &[u8], path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// The built-in model's card alone (no weights check): cheap enough to
+/// ask on every library load which version the built-in model is.
+///
+/// # Errors
+/// The embedded card does not parse (a broken build).
+pub fn embedded_card() -> Result<ModelCard> {
+    let base = PathBuf::from("<built-in>/models").join(DEFAULT_MODEL_NAME);
+    ModelCard::parse(EMBEDDED_CARD, &base.join(CARD_FILE))
+}
+
 impl ModelBundle {
     /// The model built into the binary (`models/dpnn-v1/` at build time: the
     /// DPNN distilled from musicnn, see its README).

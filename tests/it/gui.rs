@@ -186,6 +186,42 @@ fn the_map_can_be_coloured_by_the_users_own_tags() {
     }
 }
 
+/// A library embedded by an earlier build, whose built-in model was then
+/// "dpnn-v0.9": the status bar offers to re-embed with the built-in model;
+/// accepting embeds every track in the background and switches the view.
+#[test]
+fn a_library_from_an_earlier_built_in_model_is_offered_a_re_embedding() {
+    let dir = scratch("upgrade");
+    let db = small_library(&dir);
+    let builtin = tuneatlas::model::record::embedded_card().unwrap().version;
+    {
+        // What the earlier build wrote: the same tables under its version name.
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        conn.execute_batch("PRAGMA foreign_keys = OFF;").unwrap();
+        for table in ["track_vectors", "clip_vectors", "track_tags", "map_layouts", "map_coords"] {
+            conn.execute(&format!("UPDATE {table} SET model_version = 'dpnn-v0.9'"), []).unwrap();
+        }
+        conn.execute("UPDATE models SET version = 'dpnn-v0.9', parent = NULL", []).unwrap();
+    }
+    let mut harness = harness(db.clone());
+    settle(&mut harness);
+    let offer = format!("This library shows dpnn-v0.9; the built-in model is now {builtin}");
+    assert!(harness.query_by_label_contains(&offer).is_some(), "the offer is shown");
+    harness.get_by_label(&format!("Re-embed with {builtin}")).click();
+    let deadline = Instant::now() + Duration::from_secs(180);
+    while harness.query_by_label_contains("Re-embedded 24 tracks").is_none() {
+        assert!(Instant::now() < deadline, "re-embedding did not finish");
+        harness.step();
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    settle(&mut harness);
+    assert!(harness.query_by_label_contains(&format!("model {builtin} ·")).is_some(), "the view switched");
+    assert!(harness.query_by_label_contains("This library shows").is_none(), "the offer is gone");
+    let store = Store::open(&db).unwrap();
+    assert_eq!(store.count_vectors(&builtin).unwrap(), 24);
+    assert_eq!(store.count_vectors("dpnn-v0.9").unwrap(), 24, "the earlier vectors stay");
+}
+
 #[test]
 fn selecting_a_track_fills_the_track_panel_with_tags_and_similar_tracks() {
     let dir = scratch("track_panel");
