@@ -88,6 +88,17 @@ pub fn run(db: &Path, args: &ImportArgs) -> anyhow::Result<()> {
         print_json(&summary)?;
     } else {
         print_summary(&summary, db);
+        // Tracks imported earlier keep the vectors of the model of that
+        // time (e.g. before an update improved the built-in model).
+        if let Some(version) = &summary.model_version {
+            let n_missing = store.tracks_without_vectors(version)?.len();
+            if n_missing > 0 {
+                println!(
+                    "note: {n_missing} earlier tracks have no {version} vector (embedded with another model \
+                     or not at all): `tuneatlas embed` adds them"
+                );
+            }
+        }
     }
     Ok(())
 }

@@ -52,6 +52,38 @@ fn import_reports_bad_files_but_exits_zero_and_lists_as_json() {
     assert!(text.contains("0 new") && text.contains("2 unchanged"), "{text}");
 }
 
+/// After an update improved the built-in model, importing into a library
+/// embedded by the earlier build says which tracks lack the new model's
+/// vectors and how to add them; `embed` does.
+#[test]
+fn import_into_a_library_of_an_earlier_model_points_to_embed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let lib = dir.path().join("lib");
+    std::fs::create_dir_all(&lib).expect("mkdir");
+    std::fs::copy(fixture("chirp10_vorbis.ogg"), lib.join("old.ogg")).expect("copy");
+    let db = dir.path().join("lib.db");
+    let (lib_s, db_s) = (lib.to_str().expect("utf-8"), db.to_str().expect("utf-8"));
+    assert!(tuneatlas().args(["import", lib_s, "--db", db_s]).output().expect("run").status.success());
+    crate::common::pretend_earlier_model(&db, "dpnn-v0.9");
+    write_wav(&lib.join("new.wav"), 3.0, 440.0, 22_050);
+
+    let builtin = tuneatlas::model::record::embedded_card().expect("card").version;
+    let out = tuneatlas().args(["import", lib_s, "--db", db_s]).output().expect("run");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && text.contains("1 new"), "{text}");
+    assert!(text.contains(&format!("note: 1 earlier tracks have no {builtin} vector")), "{text}");
+    assert!(text.contains("`tuneatlas embed` adds them"), "{text}");
+
+    let out = tuneatlas().args(["embed", "--db", db_s]).output().expect("run");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = tuneatlas().args(["import", lib_s, "--db", db_s]).output().expect("run");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!text.contains("note:"), "every track has the built-in model's vector now: {text}");
+    let store = Store::open(&db).expect("store");
+    assert_eq!(store.count_vectors(&builtin).expect("count"), 2);
+    assert_eq!(store.count_vectors("dpnn-v0.9").expect("count"), 1, "the earlier vectors stay");
+}
+
 #[test]
 fn nothing_doable_exits_nonzero_with_one_clear_error() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -51,3 +51,16 @@ pub fn write_wav(path: &std::path::Path, seconds: f64, freq_hz: f64, sample_rate
     }
     w.finalize().expect("finalize wav");
 }
+
+/// Renames every stored model version of the library at `db` to `version`:
+/// the library as an earlier build, whose built-in model had that version,
+/// wrote it (same schema, other version name).
+pub fn pretend_earlier_model(db: &std::path::Path, version: &str) {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    conn.execute_batch("PRAGMA foreign_keys = OFF;").unwrap();
+    for table in ["track_vectors", "clip_vectors", "track_tags", "map_layouts", "map_coords", "models"] {
+        let column = if table == "models" { "version" } else { "model_version" };
+        conn.execute(&format!("UPDATE {table} SET {column} = ?1"), [version]).unwrap();
+    }
+    conn.execute("UPDATE models SET parent = NULL", []).unwrap();
+}

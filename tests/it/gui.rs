@@ -194,15 +194,7 @@ fn a_library_from_an_earlier_built_in_model_is_offered_a_re_embedding() {
     let dir = scratch("upgrade");
     let db = small_library(&dir);
     let builtin = tuneatlas::model::record::embedded_card().unwrap().version;
-    {
-        // What the earlier build wrote: the same tables under its version name.
-        let conn = rusqlite::Connection::open(&db).unwrap();
-        conn.execute_batch("PRAGMA foreign_keys = OFF;").unwrap();
-        for table in ["track_vectors", "clip_vectors", "track_tags", "map_layouts", "map_coords"] {
-            conn.execute(&format!("UPDATE {table} SET model_version = 'dpnn-v0.9'"), []).unwrap();
-        }
-        conn.execute("UPDATE models SET version = 'dpnn-v0.9', parent = NULL", []).unwrap();
-    }
+    crate::common::pretend_earlier_model(&db, "dpnn-v0.9");
     let mut harness = harness(db.clone());
     settle(&mut harness);
     let offer = format!("This library shows dpnn-v0.9; the built-in model is now {builtin}");
