@@ -23,7 +23,7 @@ use egui::{Align2, Color32, FontId, Pos2, Rect, Sense, Stroke, Vec2};
 use super::*;
 use crate::jobs::CancelToken;
 use crate::library::{EmbedEvent, embed_library};
-use crate::model::backend::{DeviceChoice, select_device};
+use crate::model::backend::{ComputeDevice, DeviceChoice, select_device};
 use crate::model::infer::Embedder;
 use crate::store::RunStatus;
 use crate::train::features::CacheProgress;
@@ -644,7 +644,21 @@ fn run_thread(
         // A real GPU trains through wgpu; without one (or with only a
         // software adapter such as lavapipe, ~30× slower here) the CPU does.
         let device = select_device(DeviceChoice::Auto)?;
-        fine_tune(&mut store, &req, &device, cancel, &mut |e| send(RunMsg::Event(e.clone())))
+        let mut on_event = |e: &FineTuneEvent| send(RunMsg::Event(e.clone()));
+        match fine_tune(&mut store, &req, &device, cancel, &mut on_event) {
+            // The window has no device choice: a GPU driver that fails
+            // (out of memory, non-finite gradients) gets the CPU instead.
+            Err(e)
+                if device.is_wgpu() && !matches!(e, crate::Error::Cancelled | crate::Error::BadTags(_)) =>
+            {
+                on_event(&FineTuneEvent::Notice(format!(
+                    "training on {} failed ({e}); trying again on the CPU",
+                    device.description
+                )));
+                fine_tune(&mut store, &req, &ComputeDevice::cpu(), cancel, &mut on_event)
+            }
+            other => other,
+        }
     })();
     let outcome = match trained {
         Ok(o) => o,
