@@ -316,6 +316,10 @@ impl RunView {
     fn on_event(&mut self, e: FineTuneEvent) {
         match e {
             FineTuneEvent::Prepared { summary } => {
+                // A new attempt (the CPU after a failed GPU run) plots afresh.
+                self.loss.clear();
+                self.valid.clear();
+                self.steps_done = 0;
                 self.summary = Some(summary);
                 self.stage = Stage::Training;
             }
@@ -463,7 +467,6 @@ impl FineTunePanel {
         }
     }
 
-    /// Starts fine-tuning `parent` (the version shown; `None`: built-in).
     /// True when the preview, computed on every training track (not a
     /// sample), shows that a run would find no triplets: Start would only
     /// fail after the feature extraction.
@@ -471,6 +474,7 @@ impl FineTunePanel {
         matches!(&self.preview, Some(Ok(v)) if v.blocks_training() && v.n_pair_tracks == v.n_tracks)
     }
 
+    /// Starts fine-tuning `parent` (the version shown; `None`: built-in).
     fn start(&mut self, ctx: &egui::Context, db: &Path, parent: Option<String>) {
         self.message = None;
         self.confirm_delete = false;
@@ -769,9 +773,9 @@ impl TuneAtlasApp {
         }
     }
 
-    /// Reloads the library with `version`'s vectors (as the menu's radio does).
-    /// Reloads the library showing `version` (a fine-tuned one, its parent,
-    /// or the built-in model after re-embedding).
+    /// Reloads the library with `version`'s vectors (as the menu's radio
+    /// does): a fine-tuned version, its parent, or the built-in model after
+    /// re-embedding.
     pub(super) fn show_model_version(&mut self, ctx: &egui::Context, version: String) {
         self.load = match Loader::spawn(self.db.clone(), Some(version), false, ctx.clone()) {
             Ok(loader) => LoadState::Loading(loader),
