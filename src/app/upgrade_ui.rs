@@ -103,7 +103,7 @@ impl UpgradePanel {
         if let Some(offer) = offer {
             ui.horizontal(|ui| {
                 ui.label(format!(
-                    "This library shows {}; the built-in model is now {} (see its model card).",
+                    "This library shows {}; the built-in model is now {}.",
                     offer.from, offer.to
                 ));
                 let start = ui
