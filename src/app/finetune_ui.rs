@@ -6,7 +6,7 @@
 //! histogram, warnings) is recomputed on the `ta-gui-lsi` thread whenever
 //! the tag sets, topics or thresholds change; Start runs [`fine_tune`] on the
 //! CPU on the `ta-gui-finetune` thread, which then re-embeds the library
-//! with the new version ([`embed_library`], as `tuneatlas finetune` does).
+//! with the new version (`embed_library`, as `tuneatlas finetune` does).
 //! Events come back over a channel: feature progress, the loss of every
 //! step and the validation P@10 (a live plot drawn with egui's painter),
 //! then the held-out P@k table. Bad tags and cancellation are messages in
@@ -20,11 +20,10 @@ use std::time::Duration;
 use crossbeam_channel::{Receiver, Sender, TryRecvError, unbounded};
 use egui::{Align2, Color32, FontId, Pos2, Rect, Sense, Stroke, Vec2};
 
+use super::embed_job::{EmbedProgress, embed_missing};
 use super::*;
 use crate::jobs::CancelToken;
-use crate::library::{EmbedEvent, embed_library};
 use crate::model::backend::{ComputeDevice, DeviceChoice, select_device};
-use crate::model::infer::Embedder;
 use crate::store::RunStatus;
 use crate::train::features::CacheProgress;
 use crate::train::finetune::{
@@ -713,18 +712,13 @@ fn embed_thread(
         let _ = tx.send(m);
         ctx.request_repaint();
     };
-    let result = (|| {
-        let mut store = Store::open(db)?;
-        let mut embedder = Embedder::open(Some(&crate::config::model_dir(db, version)), DeviceChoice::Auto)?;
-        for n in embedder.take_notices() {
-            send(RunMsg::Notice(n));
-        }
-        embed_library(&mut store, &mut embedder, cancel, |e| match e {
-            EmbedEvent::Total { n_tracks } => send(RunMsg::EmbedTotal(*n_tracks)),
-            EmbedEvent::Done { error, .. } => send(RunMsg::EmbedStep { failed: error.is_some() }),
-            EmbedEvent::Notice(n) => send(RunMsg::Notice(n.clone())),
-        })
-    })();
+    let result = embed_missing(db, Some(&crate::config::model_dir(db, version)), cancel, |p| {
+        send(match p {
+            EmbedProgress::Total(n) => RunMsg::EmbedTotal(n),
+            EmbedProgress::Step { failed } => RunMsg::EmbedStep { failed },
+            EmbedProgress::Notice(n) => RunMsg::Notice(n),
+        });
+    });
     match result {
         Ok(s) if s.status == RunStatus::Cancelled => EmbedEnd::Cancelled(format!(
             "Re-embedding cancelled after {} tracks; the new version is kept and re-embedding can resume.",

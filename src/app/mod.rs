@@ -22,6 +22,7 @@
 //! - `state`: what is remembered between sessions.
 
 mod capture;
+mod embed_job;
 mod errors_ui;
 mod export_ui;
 mod finetune_ui;

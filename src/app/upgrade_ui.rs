@@ -6,7 +6,7 @@
 //! the whole library must be decoded again (minutes on a large one); never
 //! switching would keep the better model from the user. So the status bar
 //! says which model the library shows and which one is built in, and offers
-//! to re-embed in the background ([`embed_library`], resumable: closing the
+//! to re-embed in the background (`embed_library`, resumable: closing the
 //! app keeps what was written). The old vectors stay; the view switches to
 //! the new model once every track has its vector.
 
@@ -15,12 +15,11 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, unbounded};
 
+use super::embed_job::{EmbedProgress, embed_missing};
 use crate::browse::LibrarySnapshot;
 use crate::jobs::CancelToken;
-use crate::library::{EmbedEvent, EmbedSummary, embed_library};
-use crate::model::backend::DeviceChoice;
-use crate::model::infer::Embedder;
-use crate::store::{RunStatus, Store};
+use crate::library::EmbedSummary;
+use crate::store::RunStatus;
 use crate::train::versions::{BuiltinUpgrade, builtin_upgrade};
 
 /// What the re-embedding thread reports.
@@ -223,17 +222,12 @@ fn upgrade_thread(db: &Path, cancel: &CancelToken, tx: &Sender<UpgradeMsg>, ctx:
         let _ = tx.send(m);
         ctx.request_repaint();
     };
-    let result = (|| {
-        let mut store = Store::open(db)?;
-        let mut embedder = Embedder::open(None, DeviceChoice::Auto)?;
-        for n in embedder.take_notices() {
-            send(UpgradeMsg::Notice(n));
-        }
-        embed_library(&mut store, &mut embedder, cancel, |e| match e {
-            EmbedEvent::Total { n_tracks } => send(UpgradeMsg::Total(*n_tracks)),
-            EmbedEvent::Done { error, .. } => send(UpgradeMsg::Step { failed: error.is_some() }),
-            EmbedEvent::Notice(n) => send(UpgradeMsg::Notice(n.clone())),
-        })
-    })();
+    let result = embed_missing(db, None, cancel, |p| {
+        send(match p {
+            EmbedProgress::Total(n) => UpgradeMsg::Total(n),
+            EmbedProgress::Step { failed } => UpgradeMsg::Step { failed },
+            EmbedProgress::Notice(n) => UpgradeMsg::Notice(n),
+        });
+    });
     send(UpgradeMsg::Finished(result.map_err(|e| e.to_string())));
 }
