@@ -13,27 +13,13 @@
 //      antialiased edge as map_points.wgsl (against whatever lies below).
 //
 // Bindings (group 0):
-//   binding(0): uniform View (shared layout with the quad renderer, + sizes)
+//   binding(0): uniform View (map_common.wgsl, shared with the quad renderer)
 //   binding(1): storage points, read: 3 words per point (x, y as f32 bits;
 //               colour as RGBA8 packed little-endian, sRGB, straight alpha)
 //   binding(2): storage ids, read_write atomics (the compute pass)
 //   binding(3): storage ids, read (the resolve pass)
 
-struct View {
-    scale: vec2<f32>,
-    offset: vec2<f32>,
-    viewport_px: vec2<f32>,
-    radius_px: f32,
-    srgb_target: f32,
-    // number of points in the buffer
-    n_points: u32,
-    // size of the id grid in pixels (the viewport, rounded)
-    grid_w: u32,
-    grid_h: u32,
-    _pad: u32,
-};
-
-@group(0) @binding(0) var<uniform> view: View;
+// struct View, its binding(0) and srgb_to_linear: map_common.wgsl, prepended by map_render.rs.
 @group(0) @binding(1) var<storage, read> points: array<u32>;
 @group(0) @binding(2) var<storage, read_write> ids_rw: array<atomic<u32>>;
 @group(0) @binding(3) var<storage, read> ids: array<u32>;
@@ -49,12 +35,6 @@ fn center_px(i: u32) -> vec2<f32> {
     let pos = vec2<f32>(bitcast<f32>(points[3u * i]), bitcast<f32>(points[3u * i + 1u]));
     let clip = pos * view.scale + view.offset;
     return vec2<f32>((clip.x + 1.0) * 0.5, (1.0 - clip.y) * 0.5) * grid_size();
-}
-
-fn srgb_to_linear(c: vec3<f32>) -> vec3<f32> {
-    let low = c / 12.92;
-    let high = pow((c + 0.055) / 1.055, vec3<f32>(2.4));
-    return select(high, low, c <= vec3<f32>(0.04045));
 }
 
 @compute @workgroup_size(64)

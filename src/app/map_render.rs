@@ -12,7 +12,7 @@
 //! CPU every frame (~100 vertices a circle): at 100k tracks that is ten
 //! million vertices per frame. Here the points live in a GPU buffer that is
 //! uploaded only when they change (new layout, new colours); a frame costs
-//! one 32-byte uniform write and one draw call, whatever the zoom.
+//! one 48-byte uniform write and one draw call, whatever the zoom.
 
 use std::collections::HashMap;
 use std::num::NonZeroU64;
@@ -20,11 +20,15 @@ use std::sync::Arc;
 
 use eframe::egui_wgpu::{self, wgpu};
 
-/// The WGSL source of the quad renderer, compiled into the binary.
-const SHADER: &str = include_str!("../../shaders/map_points.wgsl");
+/// The WGSL source of the quad renderer, compiled into the binary: what
+/// both renderers share (the `View` uniform, sRGB decoding; WGSL has no
+/// includes), then the renderer.
+const SHADER: &str =
+    concat!(include_str!("../../shaders/map_common.wgsl"), include_str!("../../shaders/map_points.wgsl"));
 
-/// The WGSL source of the splat renderer.
-const SPLAT_SHADER: &str = include_str!("../../shaders/map_splat.wgsl");
+/// The WGSL source of the splat renderer, with the same shared part.
+const SPLAT_SHADER: &str =
+    concat!(include_str!("../../shaders/map_common.wgsl"), include_str!("../../shaders/map_splat.wgsl"));
 
 /// Points per compute workgroup in the splat shader.
 const SPLAT_WORKGROUP: u32 = 64;
@@ -35,11 +39,9 @@ const MAX_WORKGROUPS_PER_DIM: u32 = 65_535;
 /// Bytes per point in the instance buffer: `vec2<f32>` position + packed RGBA8.
 const POINT_STRIDE_BYTES: u64 = 12;
 
-/// Bytes of the `View` uniform the quad shader reads (see the shader).
-const VIEW_BYTES: u64 = 32;
-
-/// Bytes of the `View` uniform as written: the quad shader's 32 bytes plus
-/// the splat shader's point count and grid size (padded to 16 bytes).
+/// Bytes of the `View` uniform (`shaders/map_common.wgsl`): the transform,
+/// viewport, radius and target flag, plus the splat's point count and grid
+/// size (padded to 16 bytes).
 const VIEW_BYTES_WRITTEN: u64 = 48;
 
 /// On a CPU adapter, maps of at least this many points are splatted: on
@@ -221,16 +223,11 @@ impl QuadPipeline {
         });
         let bind_group_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
             label: Some("tuneatlas map view"),
-            entries: &[wgpu::BindGroupLayoutEntry {
-                binding: 0,
-                visibility: wgpu::ShaderStages::VERTEX | wgpu::ShaderStages::FRAGMENT,
-                ty: wgpu::BindingType::Buffer {
-                    ty: wgpu::BufferBindingType::Uniform,
-                    has_dynamic_offset: false,
-                    min_binding_size: NonZeroU64::new(VIEW_BYTES),
-                },
-                count: None,
-            }],
+            entries: &[layout_entry(
+                0,
+                wgpu::ShaderStages::VERTEX | wgpu::ShaderStages::FRAGMENT,
+                wgpu::BufferBindingType::Uniform,
+            )],
         });
         let layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
             label: Some("tuneatlas map points"),
