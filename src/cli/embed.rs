@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use tuneatlas::library::{EmbedEvent, embed_library};
+use tuneatlas::jobs::CancelToken;
+use tuneatlas::library::{EmbedEvent, EmbedSummary, embed_library};
+use tuneatlas::model::infer::Embedder;
 use tuneatlas::store::{RunStatus, Store};
 
 use super::model_args::ModelArgs;
@@ -34,16 +36,7 @@ pub fn run(db: &Path, args: &EmbedArgs) -> anyhow::Result<()> {
         .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     bar.enable_steady_tick(Duration::from_millis(200));
-    let summary = embed_library(&mut store, &mut embedder, &cancel, |event| match event {
-        EmbedEvent::Total { n_tracks } => bar.set_length(*n_tracks as u64),
-        EmbedEvent::Done { path, error } => {
-            bar.inc(1);
-            if let Some(reason) = error {
-                bar.suspend(|| eprintln!("failed: {reason}: {}", path.display()));
-            }
-        }
-        EmbedEvent::Notice(n) => bar.suspend(|| eprintln!("note: {n}")),
-    });
+    let summary = embed_with_bar(&mut store, &mut embedder, &cancel, &bar);
     bar.finish_and_clear();
     let s = summary?;
     println!(
@@ -62,4 +55,25 @@ pub fn run(db: &Path, args: &EmbedArgs) -> anyhow::Result<()> {
         println!("  {reason}: {}", path.display());
     }
     Ok(())
+}
+
+/// [`embed_library`] with `bar` counting the tracks, failed files and
+/// notices printed above it: `embed` and `finetune` (re-embedding with the
+/// new version) show the same progress.
+pub(super) fn embed_with_bar(
+    store: &mut Store,
+    embedder: &mut Embedder,
+    cancel: &CancelToken,
+    bar: &ProgressBar,
+) -> tuneatlas::Result<EmbedSummary> {
+    embed_library(store, embedder, cancel, |event| match event {
+        EmbedEvent::Total { n_tracks } => bar.set_length(*n_tracks as u64),
+        EmbedEvent::Done { path, error } => {
+            bar.inc(1);
+            if let Some(reason) = error {
+                bar.suspend(|| eprintln!("failed: {reason}: {}", path.display()));
+            }
+        }
+        EmbedEvent::Notice(n) => bar.suspend(|| eprintln!("note: {n}")),
+    })
 }

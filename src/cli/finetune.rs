@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use tuneatlas::library::{EmbedEvent, embed_library, import_tags_csv};
+use tuneatlas::library::import_tags_csv;
 use tuneatlas::model::backend::{DeviceChoice, select_device};
 use tuneatlas::model::infer::Embedder;
 use tuneatlas::model::record::ModelBundle;
@@ -202,16 +202,7 @@ pub fn run(db: &Path, args: &FinetuneArgs) -> anyhow::Result<()> {
             eprintln!("note: {n}");
         }
         let b = bar("tracks (re-embedding)");
-        let summary = embed_library(&mut store, &mut embedder, &cancel, |e| match e {
-            EmbedEvent::Total { n_tracks } => b.set_length(*n_tracks as u64),
-            EmbedEvent::Done { path, error } => {
-                b.inc(1);
-                if let Some(reason) = error {
-                    b.suspend(|| eprintln!("failed: {reason}: {}", path.display()));
-                }
-            }
-            EmbedEvent::Notice(n) => b.suspend(|| eprintln!("note: {n}")),
-        })?;
+        let summary = super::embed::embed_with_bar(&mut store, &mut embedder, &cancel, &b)?;
         b.finish_and_clear();
         println!(
             "re-embedded {} tracks with {} in {:.1} s ({} failed){}",
