@@ -1266,14 +1266,30 @@ fn precision_table(ui: &mut egui::Ui, table: &PrecisionTable) {
     ui.weak(format!("before = {}, after = {}", table.before_version, table.after_version));
 }
 
+/// Allocates a plot `height_pt` tall (the available width, at least
+/// `min_width_pt`, at most 600) on the panel's dark background. Returns its
+/// painter, the whole area's response (its rect for labels, hover text) and the plot inside it, inset by
+/// `inset_min` at the top left and `inset_max` at the bottom right (for axes).
+fn plot_area(
+    ui: &mut egui::Ui,
+    min_width_pt: f32,
+    height_pt: f32,
+    inset_min: Vec2,
+    inset_max: Vec2,
+) -> (egui::Painter, egui::Response, Rect) {
+    let width = ui.available_width().clamp(min_width_pt, 600.0);
+    let (response, painter) = ui.allocate_painter(Vec2::new(width, height_pt), Sense::hover());
+    let rect = response.rect;
+    painter.rect_filled(rect, 2.0, ui.visuals().extreme_bg_color);
+    (painter, response, Rect::from_min_max(rect.min + inset_min, rect.max - inset_max))
+}
+
 /// The pairwise cosine histogram with the two thresholds marked.
 fn draw_histogram(ui: &mut egui::Ui, h: &CosineHistogram, upper: f32, lower: f32) {
-    let width = ui.available_width().clamp(200.0, 600.0);
-    let (response, painter) = ui.allocate_painter(Vec2::new(width, HISTOGRAM_HEIGHT_PT), Sense::hover());
+    let (painter, response, plot) =
+        plot_area(ui, 200.0, HISTOGRAM_HEIGHT_PT, Vec2::new(6.0, 16.0), Vec2::new(6.0, 16.0));
     let rect = response.rect;
     let visuals = ui.visuals();
-    painter.rect_filled(rect, 2.0, visuals.extreme_bg_color);
-    let plot = Rect::from_min_max(rect.min + Vec2::new(6.0, 16.0), rect.max - Vec2::new(6.0, 16.0));
     let x_of = |c: f32| {
         plot.left()
             + (c - CosineHistogram::MIN_COS) / (CosineHistogram::MAX_COS - CosineHistogram::MIN_COS)
@@ -1338,12 +1354,10 @@ fn draw_training_plot(
     baseline: Option<f64>,
     total_steps: usize,
 ) {
-    let width = ui.available_width().clamp(240.0, 600.0);
-    let (response, painter) = ui.allocate_painter(Vec2::new(width, PLOT_HEIGHT_PT), Sense::hover());
+    let (painter, response, plot) =
+        plot_area(ui, 240.0, PLOT_HEIGHT_PT, Vec2::new(44.0, 18.0), Vec2::new(40.0, 18.0));
     let rect = response.rect;
     let visuals = ui.visuals();
-    painter.rect_filled(rect, 2.0, visuals.extreme_bg_color);
-    let plot = Rect::from_min_max(rect.min + Vec2::new(44.0, 18.0), rect.max - Vec2::new(40.0, 18.0));
     let last_step = loss.last().map_or(0.0, |l| l[0]).max(valid.last().map_or(0.0, |v| v[0]));
     let x_max = (total_steps as f64).max(last_step).max(1.0);
     let loss_max = loss.iter().map(|l| l[1]).fold(0.0f64, f64::max).max(1e-6) * 1.1;

@@ -19,20 +19,34 @@ use tuneatlas::train::finetune::{
 };
 use tuneatlas::train::finetune_eval::LSI_ROW;
 use tuneatlas::train::lsi_view::{LsiView, LsiViewSettings};
-use tuneatlas::train::synth_tags::{SYNTH_TAG_SETS, tags_csv, write_tagged_corpus};
+use tuneatlas::train::synth_tags::{SYNTH_TAG_SETS, SynthTrack, tags_csv, write_tagged_corpus};
 use tuneatlas::train::trainer::TrainEvent;
 use tuneatlas::{Error, TagProblem};
 
-/// A library of `n` generated tracks over `albums` albums, tagged from the CSV.
-fn tagged_library(dir: &Path, n: usize, albums: usize, seconds: f64) -> Store {
+/// A library of `n` generated tracks over `albums` albums in `dir/music`,
+/// imported into `dir/library.db` (no user tags yet), with the generator's
+/// tracks (their audible tags).
+fn generated_library(
+    dir: &Path,
+    n: usize,
+    albums: usize,
+    seconds: f64,
+    seed: u64,
+) -> (Store, Vec<SynthTrack>) {
     let music = dir.join("music");
-    let tracks = write_tagged_corpus(&music, n, albums, seconds, 11).unwrap();
-    let csv = dir.join("tags.csv");
-    std::fs::write(&csv, tags_csv(&tracks)).unwrap();
+    let tracks = write_tagged_corpus(&music, n, albums, seconds, seed).unwrap();
     let mut store = Store::open(&dir.join("library.db")).unwrap();
     let summary =
         import_folder(&mut store, &music, &ImportOptions::default(), &CancelToken::new(), |_| {}).unwrap();
     assert_eq!(summary.counts.new, n, "every generated file imports");
+    (store, tracks)
+}
+
+/// A library of `n` generated tracks over `albums` albums, tagged from the CSV.
+fn tagged_library(dir: &Path, n: usize, albums: usize, seconds: f64) -> Store {
+    let (mut store, tracks) = generated_library(dir, n, albums, seconds, 11);
+    let csv = dir.join("tags.csv");
+    std::fs::write(&csv, tags_csv(&tracks)).unwrap();
     let report = import_tags_csv(&mut store, &csv, "tags").unwrap();
     assert!(report.problems.is_empty(), "{:?}", report.problems);
     assert_eq!(report.tracks_tagged, n);
@@ -154,10 +168,7 @@ fn the_lsi_preview_counts_the_pairs_of_the_runs_training_tracks() {
 #[test]
 fn tag_import_reports_bad_rows_by_line_and_keeps_the_rest() {
     let dir = tempfile::tempdir().unwrap();
-    let music = dir.path().join("music");
-    let tracks = write_tagged_corpus(&music, 3, 2, 1.0, 3).unwrap();
-    let mut store = Store::open(&dir.path().join("library.db")).unwrap();
-    import_folder(&mut store, &music, &ImportOptions::default(), &CancelToken::new(), |_| {}).unwrap();
+    let (mut store, tracks) = generated_library(dir.path(), 3, 2, 1.0, 3);
     let csv = dir.path().join("tags.csv");
     let rel = tracks[1].path.strip_prefix(dir.path()).unwrap().display().to_string();
     std::fs::write(
@@ -197,10 +208,8 @@ fn tag_import_reports_bad_rows_by_line_and_keeps_the_rest() {
 #[test]
 fn bad_tags_give_clear_errors_and_cancel_leaves_no_model() {
     let dir = tempfile::tempdir().unwrap();
+    let (mut store, tracks) = generated_library(dir.path(), 12, 3, 1.0, 5);
     let music = dir.path().join("music");
-    let tracks = write_tagged_corpus(&music, 12, 3, 1.0, 5).unwrap();
-    let mut store = Store::open(&dir.path().join("library.db")).unwrap();
-    import_folder(&mut store, &music, &ImportOptions::default(), &CancelToken::new(), |_| {}).unwrap();
     let ids: Vec<i64> = store.tracks(false).unwrap().iter().map(|t| t.id).collect();
     let cpu = ComputeDevice::cpu();
     let run = |store: &mut Store, cfg: FineTuneConfig, cancel: &CancelToken| {
