@@ -4,8 +4,9 @@
 //! A thin layer over the core: the settings become a
 //! [`FineTuneConfig`]; the LSI preview ([`LsiView`]: topics, pairwise cosine
 //! histogram, warnings) is recomputed on the `ta-gui-lsi` thread whenever
-//! the tag sets, topics or thresholds change; Start runs [`fine_tune`] on the
-//! CPU on the `ta-gui-finetune` thread, which then re-embeds the library
+//! the tag sets, topics or thresholds change; Start runs [`fine_tune_or_cpu`]
+//! (a real GPU if there is one, else the CPU) on the `ta-gui-finetune`
+//! thread, which then re-embeds the library
 //! with the new version (`embed_library`, as `tuneatlas finetune` does).
 //! Events come back over a channel: feature progress, the loss of every
 //! step and the validation P@10 (a live plot drawn with egui's painter),
@@ -23,11 +24,11 @@ use egui::{Align2, Color32, FontId, Pos2, Rect, Sense, Stroke, Vec2};
 use super::embed_job::{EmbedProgress, embed_missing};
 use super::*;
 use crate::jobs::CancelToken;
-use crate::model::backend::{ComputeDevice, DeviceChoice, select_device};
+use crate::model::backend::{DeviceChoice, select_device};
 use crate::store::RunStatus;
 use crate::train::features::CacheProgress;
 use crate::train::finetune::{
-    FineTuneConfig, FineTuneEvent, FineTuneRequest, TaggedTracks, TrainLayers, fine_tune,
+    FineTuneConfig, FineTuneEvent, FineTuneRequest, TaggedTracks, TrainLayers, fine_tune_or_cpu,
 };
 use crate::train::finetune_eval::PrecisionTable;
 use crate::train::lsi_view::{CosineHistogram, LsiView, LsiViewSettings, default_topics};
@@ -644,24 +645,11 @@ fn run_thread(
             models_dir,
             version: None,
         };
-        // A real GPU trains through wgpu; without one (or with only a
-        // software adapter such as lavapipe, ~30× slower here) the CPU does.
+        // A real GPU trains through wgpu (the CPU if it fails); without one
+        // (or with only a software adapter such as lavapipe, ~30× slower
+        // here) the CPU does.
         let device = select_device(DeviceChoice::Auto)?;
-        let mut on_event = |e: &FineTuneEvent| send(RunMsg::Event(e.clone()));
-        match fine_tune(&mut store, &req, &device, cancel, &mut on_event) {
-            // The window has no device choice: a GPU driver that fails
-            // (out of memory, non-finite gradients) gets the CPU instead.
-            Err(e)
-                if device.is_wgpu() && !matches!(e, crate::Error::Cancelled | crate::Error::BadTags(_)) =>
-            {
-                on_event(&FineTuneEvent::Notice(format!(
-                    "training on {} failed ({e}); trying again on the CPU",
-                    device.description
-                )));
-                fine_tune(&mut store, &req, &ComputeDevice::cpu(), cancel, &mut on_event)
-            }
-            other => other,
-        }
+        fine_tune_or_cpu(&mut store, &req, &device, cancel, &mut |e| send(RunMsg::Event(e.clone())))
     })();
     let outcome = match trained {
         Ok(o) => o,

@@ -4,7 +4,8 @@
 //! the points into a per-pixel id grid, resolved by one full-viewport
 //! triangle (`shaders/map_splat.wgsl`). A GPU always draws quads; a CPU
 //! adapter (lavapipe), where per-triangle work dominates large maps but the
-//! splat's full-grid passes cost a fixed ~8 ms, draws quads below
+//! splat costs a fixed ~8 ms (mostly lavapipe running a compute pass at
+//! all; clearing and resolving the grid take under 2 ms), draws quads below
 //! [`SPLAT_MIN_POINTS`] points and splats above (measured with
 //! `tuneatlas bench map --renderer quads|splat`).
 //!
@@ -424,6 +425,7 @@ impl MapRenderer {
             bytes.extend_from_slice(&word.to_le_bytes());
         }
         queue.write_buffer(&map.uniform, 0, &bytes);
+        // (not `splat_for`: `map` borrows `self.maps` mutably here)
         let splat = self.splat.as_ref().filter(|_| self.kind.splats(map.count));
         match splat {
             None => {

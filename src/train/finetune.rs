@@ -814,6 +814,35 @@ pub fn fine_tune(
     result
 }
 
+/// [`fine_tune`] on `device`, and once more on the CPU when a run on wgpu
+/// fails for another reason than the tags or a cancel (a notice says so).
+///
+/// Why: `--device auto` and the fine-tuning window (which offers no device
+/// choice) take a real GPU where there is one, and a GPU driver can fail
+/// where the CPU backend does not (out of memory, non-finite gradients); a
+/// user who forced the GPU gets the error instead.
+///
+/// # Errors
+/// As [`fine_tune`], from the CPU run after a failed GPU run.
+pub fn fine_tune_or_cpu(
+    store: &mut Store,
+    req: &FineTuneRequest,
+    device: &ComputeDevice,
+    cancel: &CancelToken,
+    on_event: &mut dyn FnMut(&FineTuneEvent),
+) -> Result<FineTuneOutcome> {
+    match fine_tune(store, req, device, cancel, on_event) {
+        Err(e) if device.is_wgpu() && !matches!(e, Error::Cancelled | Error::BadTags(_)) => {
+            on_event(&FineTuneEvent::Notice(format!(
+                "training on {} failed ({e}); trying again on the CPU",
+                device.description
+            )));
+            fine_tune(store, req, &ComputeDevice::cpu(), cancel, on_event)
+        }
+        other => other,
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn run_in_work_dir(
     store: &mut Store,
