@@ -388,8 +388,8 @@ pub struct ModelBenchArgs {
     /// Batch sizes, comma-separated.
     #[arg(long, value_delimiter = ',', default_values_t = [1usize, 16, 64, 256])]
     pub batch_sizes: Vec<usize>,
-    /// Backends, comma-separated: ndarray, flex, wgpu (wgpu = lavapipe on a machine without GPU).
-    #[arg(long, value_delimiter = ',', default_values_t = ["ndarray".to_string(), "flex".to_string(), "wgpu".to_string()])]
+    /// Backends, comma-separated: flex, wgpu (wgpu = lavapipe on a machine without GPU).
+    #[arg(long, value_delimiter = ',', default_values_t = ["flex".to_string(), "wgpu".to_string()])]
     pub backends: Vec<String>,
     /// Minimum timed seconds per figure (after one warm-up batch).
     #[arg(long, default_value_t = 3.0)]
@@ -406,10 +406,9 @@ fn bench_model(args: &ModelBenchArgs) -> anyhow::Result<()> {
         .backends
         .iter()
         .map(|b| match b.as_str() {
-            "ndarray" => Ok(BenchBackend::Cpu(CpuBackend::NdArray)),
             "flex" => Ok(BenchBackend::Cpu(CpuBackend::Flex)),
             "wgpu" | "gpu" => Ok(BenchBackend::Wgpu),
-            other => Err(anyhow::anyhow!("unknown backend {other:?} (expected ndarray, flex or wgpu)")),
+            other => Err(anyhow::anyhow!("unknown backend {other:?} (expected flex or wgpu)")),
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     let config = tuneatlas::model::DpnnConfig::default();

@@ -2,18 +2,19 @@
 //!
 //! burn 0.22 has no backend type parameter any more: every tensor lives on a
 //! runtime [`Device`], and the backend is chosen by which constructor made the
-//! device (`Device::wgpu_options()`, `Device::ndarray()`, `Device::flex()`).
+//! device (`Device::wgpu_options()`, `Device::flex()`).
 //! This module makes that choice once, by policy, and describes it to the
 //! user; the rest of the crate only sees a [`ComputeDevice`].
 //!
 //! Policy ([`select_device`]):
-//! - `auto`: a real GPU adapter (discrete, integrated or virtual) runs wgpu.
-//!   A CPU-type adapter (Mesa's lavapipe/llvmpipe) or wgpu's OpenGL fallback
-//!   runs on the CPU backend instead, with a notice: measured on the 2-core
+//! - `auto`: a real GPU adapter (discrete, integrated or virtual) on a native
+//!   API (Vulkan, Metal, DX12) runs wgpu. A CPU-type adapter (Mesa's
+//!   lavapipe/llvmpipe) runs on the CPU backend instead, with a notice, and
+//!   wgpu's OpenGL fallback is not even probed: measured on the 2-core
 //!   build machine, lavapipe is several times slower than the CPU backend for
 //!   this model and GL is slower still (DESIGN §8; `tuneatlas bench model`).
 //!   No adapter at all: CPU backend with a notice.
-//! - `gpu`: wgpu on whatever adapter exists, lavapipe included (this is how
+//! - `gpu`: wgpu on whatever adapter exists, lavapipe and OpenGL included (this is how
 //!   the tests exercise the wgpu path on machines without a GPU); an error
 //!   saying what to install when there is none.
 //! - `cpu`: the CPU backend.
@@ -21,16 +22,15 @@
 //! The CPU backend is burn-flex, burn's pure-Rust CPU backend, with rayon
 //! threads and SIMD kernels ([`CpuBackend::DEFAULT`]): for this model it is
 //! about twice as fast as burn-ndarray (`tuneatlas bench model`, figures in
-//! `models/README.md`), and burn 0.22 deprecates ndarray in its favour.
-//! burn-ndarray is still compiled, only so the benchmark can keep comparing
-//! the two; nothing else uses it.
+//! `models/README.md`), and burn 0.22 deprecates ndarray in its favour, so
+//! burn-ndarray is not built at all (one CPU backend less in a cold build).
 
 use std::fmt;
 use std::str::FromStr;
 use std::sync::OnceLock;
 
 use burn::tensor::Device;
-use burn::tensor::wgpu::{WgpuSetup, wgpu};
+use burn::tensor::wgpu::{WgpuBackend, wgpu};
 
 use crate::{Error, Result};
 
@@ -77,29 +77,25 @@ impl FromStr for DeviceChoice {
 /// Which CPU backend runs the model when it runs on the CPU.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CpuBackend {
-    /// burn-ndarray (deprecated upstream in 0.22; benchmark comparison only).
-    NdArray,
     /// burn-flex, the pure-Rust CPU backend burn recommends from 0.22 on.
     Flex,
 }
 
 impl CpuBackend {
-    /// The backend [`ComputeDevice::cpu`] uses: the faster of the two in
-    /// `tuneatlas bench model` on the build machine (see `models/README.md`).
+    /// The backend [`ComputeDevice::cpu`] uses. burn-ndarray, deprecated
+    /// upstream in 0.22, was slower in `tuneatlas bench model` and is no longer
+    /// built: it cost a second CPU backend in every cold build.
     pub const DEFAULT: CpuBackend = CpuBackend::Flex;
 
     /// Short name for messages and benchmark tables.
     pub fn name(self) -> &'static str {
         match self {
-            CpuBackend::NdArray => "ndarray",
             CpuBackend::Flex => "flex",
         }
     }
 
-    #[allow(deprecated)] // burn-ndarray is deprecated in 0.22; kept for the benchmark comparison
     fn device(self) -> Device {
         match self {
-            CpuBackend::NdArray => Device::ndarray(),
             CpuBackend::Flex => Device::flex(),
         }
     }
@@ -175,44 +171,69 @@ impl fmt::Display for ComputeDevice {
 /// every caller shares this one.
 struct WgpuRuntime {
     device: Device,
-    setup: WgpuSetup,
     adapter: String,
     api: wgpu::Backend,
     device_type: wgpu::DeviceType,
 }
 
-static WGPU: OnceLock<std::result::Result<WgpuRuntime, String>> = OnceLock::new();
+/// The runtime on the first native compute API (Vulkan, Metal, DX12) with an
+/// adapter, initialised at most once per process.
+static WGPU_NATIVE: OnceLock<std::result::Result<WgpuRuntime, String>> = OnceLock::new();
+/// The OpenGL runtime, probed only when `--device gpu` finds no native API.
+static WGPU_GL: OnceLock<std::result::Result<WgpuRuntime, String>> = OnceLock::new();
 
-fn wgpu_runtime() -> &'static std::result::Result<WgpuRuntime, String> {
-    WGPU.get_or_init(|| {
-        // Adapter discovery calls into drivers; a broken driver may panic in
-        // wgpu rather than return an error. Either way: no wgpu.
-        let attempt = std::panic::catch_unwind(|| Device::wgpu_options().init_with_setup());
-        match attempt {
-            Ok(Ok((device, setup))) => {
-                let info = setup.adapter.get_info();
-                tracing::info!(?info, "wgpu adapter");
-                Ok(WgpuRuntime {
-                    device,
-                    setup,
-                    adapter: info.name,
-                    api: info.backend,
-                    device_type: info.device_type,
-                })
-            }
-            Ok(Err(e)) => Err(e.to_string()),
-            Err(panic) => Err(format!("wgpu panicked while looking for an adapter: {}", panic_text(&*panic))),
-        }
-    })
+/// The native graphics APIs this platform can have, best first.
+fn native_apis() -> &'static [WgpuBackend] {
+    if cfg!(target_os = "macos") {
+        &[WgpuBackend::Metal]
+    } else if cfg!(windows) {
+        &[WgpuBackend::Vulkan, WgpuBackend::Dx12]
+    } else {
+        &[WgpuBackend::Vulkan]
+    }
 }
 
-/// The wgpu instance, adapter, device and queue the model runs on, for a
-/// renderer that wants to share them (DESIGN §6: egui-wgpu 0.37 and burn 0.22
-/// use the same wgpu 30, so `egui_wgpu::WgpuSetup::Existing` can take these
-/// handles and the map and the model then live on one device). Initialises
-/// the wgpu runtime if needed; `None` when wgpu has no adapter.
-pub fn shared_wgpu_setup() -> Option<WgpuSetup> {
-    wgpu_runtime().as_ref().ok().map(|rt| rt.setup.clone())
+/// The wgpu runtime the model may run on. `allow_gl`: fall back to OpenGL
+/// when no native API has an adapter.
+///
+/// Why OpenGL is probed only on request: `auto` never runs the model on GL
+/// (it is slower than the CPU, see the module documentation), and probing it
+/// is not free — on Linux, EGL opens a Wayland connection just to look, which
+/// prints `XDG_RUNTIME_DIR is invalid or not set` and a red EGL error on every
+/// headless machine although nothing is wrong. Left to itself, burn's automatic
+/// choice probes GL whenever Vulkan only offers a CPU adapter (lavapipe).
+fn wgpu_runtime(allow_gl: bool) -> &'static std::result::Result<WgpuRuntime, String> {
+    let native = WGPU_NATIVE.get_or_init(|| {
+        let mut errors = Vec::new();
+        for &api in native_apis() {
+            match init_wgpu(api) {
+                Ok(rt) => return Ok(rt),
+                Err(e) => errors.push(format!("{api:?}: {e}")),
+            }
+        }
+        Err(errors.join("; "))
+    });
+    if native.is_ok() || !allow_gl {
+        return native;
+    }
+    let gl = WGPU_GL.get_or_init(|| init_wgpu(WgpuBackend::Gl));
+    if gl.is_ok() { gl } else { native }
+}
+
+/// Initialises burn's wgpu runtime on `api`.
+fn init_wgpu(api: WgpuBackend) -> std::result::Result<WgpuRuntime, String> {
+    // Adapter discovery calls into drivers; a broken driver may panic in
+    // wgpu rather than return an error. Either way: no wgpu.
+    let attempt = std::panic::catch_unwind(|| Device::wgpu_options().graphics_api(api).init_with_setup());
+    match attempt {
+        Ok(Ok((device, setup))) => {
+            let info = setup.adapter.get_info();
+            tracing::info!(?info, "wgpu adapter");
+            Ok(WgpuRuntime { device, adapter: info.name, api: info.backend, device_type: info.device_type })
+        }
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(panic) => Err(format!("wgpu panicked while looking for an adapter: {}", panic_text(&*panic))),
+    }
 }
 
 /// The text of a caught panic payload.
@@ -249,7 +270,7 @@ const INSTALL_HINT: &str = "install a Vulkan driver (Debian/Ubuntu: `apt-get ins
 pub fn select_device(choice: DeviceChoice) -> Result<ComputeDevice> {
     match choice {
         DeviceChoice::Cpu => Ok(ComputeDevice::cpu()),
-        DeviceChoice::Gpu => match wgpu_runtime() {
+        DeviceChoice::Gpu => match wgpu_runtime(true) {
             Ok(rt) => {
                 let dev = wgpu_compute_device(rt);
                 Ok(match (&dev.kind, rt.api) {
@@ -277,15 +298,7 @@ pub fn select_device(choice: DeviceChoice) -> Result<ComputeDevice> {
         },
         DeviceChoice::Auto => {
             let cpu = ComputeDevice::cpu();
-            Ok(match wgpu_runtime() {
-                Ok(rt) if rt.api == wgpu::Backend::Gl => {
-                    let n = format!(
-                        "wgpu only offers OpenGL ({}), which is far slower than the CPU for this model: \
-                         running on the {}; --device gpu forces wgpu",
-                        rt.adapter, cpu.description
-                    );
-                    cpu.with_notice(n)
-                }
+            Ok(match wgpu_runtime(false) {
                 Ok(rt) if rt.device_type == wgpu::DeviceType::Cpu => {
                     let n = format!(
                         "no GPU: the only wgpu adapter is a CPU one ({}), slower than the CPU backend: \

@@ -42,7 +42,6 @@ impl Default for BenchOptions {
     fn default() -> Self {
         BenchOptions {
             backends: vec![
-                BenchBackend::Cpu(CpuBackend::NdArray),
                 BenchBackend::Cpu(CpuBackend::Flex),
                 BenchBackend::Wgpu,
             ],
