@@ -105,6 +105,16 @@ pub struct DistillArgs {
     /// Weight of the relational term (student cosines → teacher penultimate cosines); 0 = off.
     #[arg(long, default_value_t = 1.0)]
     pub relational_weight: f32,
+    /// Weight of the album-concept triplets (positives: other tracks of the anchor's album); 0 = off.
+    #[arg(long, default_value_t = 0.0)]
+    pub album_weight: f32,
+    /// Weight of the artist-concept triplets (positives: other tracks of the anchor's artist); 0 = off.
+    #[arg(long, default_value_t = 0.0)]
+    pub artist_weight: f32,
+    /// Albums per batch: draw batches album by album (P albums × tracks-per-batch/P tracks), so
+    /// album and artist positives exist; 0 = a plain shuffle of tracks.
+    #[arg(long, default_value_t = 0)]
+    pub albums_per_batch: usize,
     /// Weight of the soft-target BCE term.
     #[arg(long, default_value_t = 1.0)]
     pub bce_weight: f32,
@@ -253,6 +263,9 @@ fn distill(args: &DistillArgs) -> anyhow::Result<()> {
         lsi_weight: args.lsi_weight,
         track_weight: args.track_weight,
         relational_weight: args.relational_weight,
+        album_weight: args.album_weight,
+        artist_weight: args.artist_weight,
+        albums_per_batch: args.albums_per_batch,
         margin: args.margin,
         unit_sphere: args.unit_sphere,
         lsi_topics: args.lsi_topics,

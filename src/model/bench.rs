@@ -41,10 +41,7 @@ pub struct BenchOptions {
 impl Default for BenchOptions {
     fn default() -> Self {
         BenchOptions {
-            backends: vec![
-                BenchBackend::Cpu(CpuBackend::Flex),
-                BenchBackend::Wgpu,
-            ],
+            backends: vec![BenchBackend::Cpu(CpuBackend::Flex), BenchBackend::Wgpu],
             batch_sizes: vec![1, 16, 64, 256],
             min_seconds: 3.0,
         }

@@ -1,8 +1,8 @@
 //! The deterministic, UNTRAINED initial model (`models/dpnn-init/`).
 //!
-//! Until the distilled weights exist (issue 4) the pipeline still needs a
-//! model to run end to end: import, vectors, similarity, tags, the map. This
-//! module makes one from a seed, byte-reproducibly on every machine, and
+//! The seeded starting point of a training run, and a reference the tests
+//! use where a model's musical judgement must not matter (its weights are
+//! reproducible to the byte). This module makes it from a seed on every machine, and
 //! labels it untrained everywhere (`trained = false` in `model.toml`, the
 //! description, the model card). Its embeddings are random projections of
 //! the log-mel and its tags are meaningless.
@@ -151,8 +151,9 @@ pub fn init_card(config: &DpnnConfig, vocab: &TagVocabulary, seed: u64) -> Model
         name: "dpnn-init".into(),
         version: INIT_VERSION.into(),
         trained: false,
-        description: "UNTRAINED deterministic initialisation of the DPNN, shipped only so the pipeline runs end \
-                      to end until the distilled model exists (issue 4). Its embeddings are random projections \
+        description: "UNTRAINED deterministic initialisation of the DPNN, kept as the seeded starting point and \
+                      as a known-meaningless reference for tests (the built-in model is the distilled one). Its \
+                      embeddings are random projections \
                       of the log-mel and its tag scores are meaningless. Do not present its similarities or \
                       tags as musical judgements."
             .into(),

@@ -9,8 +9,8 @@
 //! - [`heads`]: the tag vocabulary the outputs are named by;
 //! - [`record`]: model directories (`model.toml` + burnpack weights), the
 //!   built-in model, and the checks that make bad weights a clear error;
-//! - [`init`]: the deterministic, untrained initial model shipped until the
-//!   distilled one exists;
+//! - [`init`]: the deterministic, untrained initial model (the seeded start
+//!   of training, and a test reference);
 //! - [`infer`]: the [`Embedder`] the import pipeline drives, with input
 //!   guards and the GPU → CPU fallback;
 //! - [`bench`]: `tuneatlas bench model`.

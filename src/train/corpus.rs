@@ -277,6 +277,19 @@ pub struct Corpus {
     pub album_of_track: Vec<u32>,
     /// Album names by index.
     pub albums: Vec<String>,
+    /// Artist index per track, `None` where the list names no real artist
+    /// ([`is_unknown_artist`]): an "unknown" artist is not a concept, and
+    /// two of them are not known to be one person.
+    pub artist_of_track: Vec<Option<u32>>,
+    /// Artist names by index.
+    pub artists: Vec<String>,
+}
+
+/// Whether a listed artist name says nothing about who made the track
+/// ("unknown", "various", empty). Such tracks take part in no artist pair.
+pub fn is_unknown_artist(name: &str) -> bool {
+    let n = name.trim().to_ascii_lowercase();
+    n.is_empty() || n == "unknown" || n.starts_with("various") || n == "n/a"
 }
 
 impl Corpus {
@@ -354,7 +367,29 @@ impl Corpus {
                 })
             })
             .collect();
-        Corpus { root: root.to_path_buf(), tracks, clips, targets, album_of_track, albums }
+        let mut artists: Vec<String> = Vec::new();
+        let mut artist_index: HashMap<String, u32> = HashMap::new();
+        let artist_of_track = tracks
+            .iter()
+            .map(|t| {
+                (!is_unknown_artist(&t.artist)).then(|| {
+                    *artist_index.entry(t.artist.clone()).or_insert_with(|| {
+                        artists.push(t.artist.clone());
+                        (artists.len() - 1) as u32
+                    })
+                })
+            })
+            .collect();
+        Corpus {
+            root: root.to_path_buf(),
+            tracks,
+            clips,
+            targets,
+            album_of_track,
+            albums,
+            artist_of_track,
+            artists,
+        }
     }
 
     /// Absolute path of track `t`.

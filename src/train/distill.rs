@@ -24,8 +24,19 @@
 //!   uses — which clips the teachers find alike (production, instrumentation,
 //!   album consistency), which the tag-based terms alone do not teach.
 //!
+//! - **(e), (f) album and artist concepts** (Lee, Park & Nam, "Representation
+//!   Learning of Music Using Artist, Album, and Track Information": each
+//!   concept is its own task, and together they beat any one alone): the
+//!   positive is the hardest clip of *another track* of the anchor's album
+//!   (artist), the negative the hardest clip of another album (artist). They
+//!   teach what "similar tracks" lists need — another track of the same
+//!   production — which the same-track term cannot (it only ties a track's
+//!   own clips together). They need batches that hold several tracks of an
+//!   album: `albums_per_batch` draws them album by album.
+//!
 //! Batches are `tracks_per_batch` training tracks × `clips_per_track` clips,
-//! the tracks in a seeded per-epoch permutation, the clips and augmentation
+//! the tracks in a seeded per-epoch permutation (or, album-grouped, drawn by
+//! album from the step's RNG), the clips and augmentation
 //! drawn from an RNG seeded by (seed, step): a batch is a pure function of
 //! the step, which is what lets a resumed run repeat an uninterrupted one.
 
@@ -45,7 +56,7 @@ use super::features::{CLIP_VALUES, FeatureStore};
 use super::lsi::{Lsi, cosine_matrix, nonzero_rows};
 use super::metrics;
 use super::trainer::{Objective, StepLoss};
-use super::triplets::{PairKeys, TripletRules, lsi_masks, mine_hardest, same_track_masks};
+use super::triplets::{PairKeys, TripletRules, concept_masks, lsi_masks, mine_hardest, same_track_masks};
 use crate::features::{N_FRAMES, N_MELS};
 use crate::model::dpnn::Dpnn;
 use crate::model::heads::TagVocabulary;
@@ -71,6 +82,21 @@ pub struct DistillConfig {
     /// embedding: the batch's cosine matrix is pulled towards the teachers'
     /// (no projection needed); 0 turns it off.
     pub relational_weight: f32,
+    /// Weight of (e), the album concept: triplets whose positive is a clip
+    /// of *another track* of the anchor's album and whose negative is the
+    /// hardest clip of another album; 0 turns it off.
+    #[serde(default)]
+    pub album_weight: f32,
+    /// Weight of (f), the artist concept: as (e) with the listed artist
+    /// (tracks of an unnamed artist take no part); 0 turns it off.
+    #[serde(default)]
+    pub artist_weight: f32,
+    /// Albums per batch when batches are drawn album by album (P albums ×
+    /// `tracks_per_batch / P` tracks × `clips_per_track` clips), so that
+    /// every anchor has album positives from other tracks; 0 draws tracks
+    /// from a plain shuffle (the v1 batches, where album positives are rare).
+    #[serde(default)]
+    pub albums_per_batch: usize,
     /// Triplet margin α on squared distances (per dimension for raw
     /// representations; on the unit sphere, where distances range 0–4).
     pub margin: f32,
@@ -98,6 +124,8 @@ impl DistillConfig {
             (self.lsi_weight, "LSI triplets"),
             (self.track_weight, "same-track triplets"),
             (self.relational_weight, "relational distillation of the teachers' penultimate cosines"),
+            (self.album_weight, "album-concept triplets"),
+            (self.artist_weight, "artist-concept triplets"),
         ];
         let named: Vec<String> =
             terms.iter().filter(|(w, _)| *w > 0.0).map(|(w, name)| format!("{name} (weight {w})")).collect();
@@ -119,6 +147,9 @@ impl Default for DistillConfig {
             lsi_weight: 1.0,
             track_weight: 1.0,
             relational_weight: 1.0,
+            album_weight: 0.0,
+            artist_weight: 0.0,
+            albums_per_batch: 0,
             margin: 0.5,
             unit_sphere: false,
             lsi_tag_threshold: 0.2,
@@ -338,18 +369,22 @@ impl<'a> Distill<'a> {
     /// The batch of `step`: clip indices, and for each whether it was mixed
     /// (and with which partner/weight). Pure function of (seed, step).
     fn batch(&self, step: usize) -> Batch {
-        let spe = self.data.steps_per_epoch(&self.cfg);
-        let (epoch, within) = (step / spe, step % spe);
-        let mut order = self.data.train_tracks.clone();
-        order.shuffle(&mut ChaCha8Rng::seed_from_u64(
-            self.seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
-        ));
-        let tracks = &order[within * self.cfg.tracks_per_batch..(within + 1) * self.cfg.tracks_per_batch];
         let mut rng = ChaCha8Rng::seed_from_u64(
             self.seed.wrapping_add(1 + step as u64).wrapping_mul(0xD6E8_FEB8_6659_FD93),
         );
+        let tracks = if self.cfg.albums_per_batch > 0 {
+            self.album_batch_tracks(&mut rng)
+        } else {
+            let spe = self.data.steps_per_epoch(&self.cfg);
+            let (epoch, within) = (step / spe, step % spe);
+            let mut order = self.data.train_tracks.clone();
+            order.shuffle(&mut ChaCha8Rng::seed_from_u64(
+                self.seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+            ));
+            order[within * self.cfg.tracks_per_batch..(within + 1) * self.cfg.tracks_per_batch].to_vec()
+        };
         let mut clips = Vec::with_capacity(tracks.len() * self.cfg.clips_per_track);
-        for &t in tracks {
+        for &t in &tracks {
             let own = &self.data.clips_of_track[t];
             let mut pick: Vec<usize> = own.clone();
             pick.shuffle(&mut rng);
@@ -372,6 +407,51 @@ impl<'a> Distill<'a> {
             })
             .collect();
         (clips, mixes, rng)
+    }
+
+    /// The tracks of an album-grouped batch: `albums_per_batch` distinct
+    /// albums with at least two training tracks, `tracks_per_batch /
+    /// albums_per_batch` tracks of each (all of a smaller album), the rest of
+    /// the batch filled with tracks of other albums so the batch size — and
+    /// the cost of a step — stays that of a plain batch.
+    ///
+    /// Why albums are drawn by their track count's square root: a uniform
+    /// draw would show a 2-track album as often as a 60-track one and
+    /// over-fit the small ones; a draw by track count would let three large
+    /// soundtracks fill most batches.
+    fn album_batch_tracks(&self, rng: &mut ChaCha8Rng) -> Vec<usize> {
+        let want = self.cfg.tracks_per_batch;
+        let per_album = (want / self.cfg.albums_per_batch.max(1)).max(2);
+        let mut by_album: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
+        for &t in &self.data.train_tracks {
+            by_album.entry(self.data.corpus.album_of_track[t]).or_default().push(t);
+        }
+        let mut groups: Vec<(f64, Vec<usize>)> = by_album
+            .into_values()
+            .filter(|tracks| tracks.len() >= 2)
+            .map(|tracks| ((tracks.len() as f64).sqrt(), tracks))
+            .collect();
+        let mut out: Vec<usize> = Vec::with_capacity(want);
+        while out.len() + 2 <= want && !groups.is_empty() {
+            let total: f64 = groups.iter().map(|(w, _)| w).sum();
+            let mut x = rng.random::<f64>() * total;
+            let mut pick = groups.len() - 1;
+            for (i, (w, _)) in groups.iter().enumerate() {
+                if x < *w {
+                    pick = i;
+                    break;
+                }
+                x -= w;
+            }
+            let (_, mut tracks) = groups.swap_remove(pick);
+            tracks.shuffle(rng);
+            out.extend(tracks.into_iter().take(per_album.min(want - out.len())));
+        }
+        let mut rest: Vec<usize> =
+            self.data.train_tracks.iter().copied().filter(|t| !out.contains(t)).collect();
+        rest.shuffle(rng);
+        out.extend(rest.into_iter().take(want - out.len()));
+        out
     }
 
     fn input(&self, clips: &[usize], device: &burn::tensor::Device) -> Tensor<4> {
@@ -543,6 +623,34 @@ impl Objective for Distill<'_> {
             }
         }
 
+        // (e), (f) album and artist concepts: positives from other tracks of
+        // the same album / artist, hardest negatives from other ones.
+        let concepts: [(&str, f32, Vec<Option<u32>>); 2] = [
+            (
+                "album",
+                self.cfg.album_weight,
+                clips.iter().map(|&c| Some(data.corpus.album_of_track[data.corpus.clips[c].track])).collect(),
+            ),
+            (
+                "artist",
+                self.cfg.artist_weight,
+                clips.iter().map(|&c| data.corpus.artist_of_track[data.corpus.clips[c].track]).collect(),
+            ),
+        ];
+        for (name, weight, group) in concepts {
+            if weight <= 0.0 {
+                continue;
+            }
+            let (mut pos, mut neg) = concept_masks(&group, &keys)?;
+            drop_mixed(&mut pos);
+            drop_mixed(&mut neg);
+            let mined = mine_hardest(dist_host, pos.view(), neg.view())?;
+            parts.push((format!("{name}_triplets"), mined.triplets.len() as f32));
+            if let Some(term) = triplet_term(&dist, &mined.triplets, self.cfg.margin, &self.device) {
+                add(name, term, weight, &mut total, &mut parts);
+            }
+        }
+
         // (d) relational distillation: student cosines → teacher cosines.
         if self.cfg.relational_weight > 0.0 && data.teacher_dim > 0 {
             let td = data.teacher_dim;
@@ -623,6 +731,10 @@ pub fn evaluate(
     let albums: Vec<u32> = tracks.iter().map(|&t| corpus.album_of_track[t]).collect();
     if let Some(p) = metrics::same_album_p_at_k(&tv, dim, &albums, 5) {
         out.push(("same_album_p5".into(), p));
+    }
+    if let Some(p) = metrics::same_album_clip_p_at_k(vectors, dim, &track_of, |t| corpus.album_of_track[t], 5)
+    {
+        out.push(("same_album_clip_p5".into(), p));
     }
     if let Some((scores, labels, n_tags)) = tags
         && let Some((auc, n)) = metrics::macro_roc_auc(scores, labels, n_tags)

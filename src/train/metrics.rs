@@ -96,6 +96,37 @@ pub fn same_album_p_at_k(track_vectors: &[f32], dim: usize, album_of: &[u32], k:
     (queries > 0).then(|| sum / queries as f64)
 }
 
+/// Same-album P@k over clip vectors: for each clip whose album has at least
+/// two tracks, the share of its `k` nearest clips **of other tracks** on the
+/// same album. Why other tracks: a clip's own track's clips are the
+/// same-track figure's business and would fill the list for free. `None`
+/// when no clip qualifies.
+pub fn same_album_clip_p_at_k(
+    clip_vectors: &[f32],
+    dim: usize,
+    track_of: &[usize],
+    album_of_track: impl Fn(usize) -> u32,
+    k: usize,
+) -> Option<f64> {
+    let mut rows = clip_vectors.to_vec();
+    normalise_rows(&mut rows, dim);
+    let mut tracks_of = std::collections::HashMap::<u32, std::collections::BTreeSet<usize>>::new();
+    for &t in track_of {
+        tracks_of.entry(album_of_track(t)).or_default().insert(t);
+    }
+    let (mut sum, mut queries) = (0.0f64, 0usize);
+    for (q, &t) in track_of.iter().enumerate() {
+        let a = album_of_track(t);
+        if tracks_of[&a].len() < 2 {
+            continue;
+        }
+        queries += 1;
+        let nn = nearest(&rows, dim, q, k, |i| track_of[i] == t);
+        sum += nn.iter().filter(|&&n| album_of_track(track_of[n]) == a).count() as f64 / k as f64;
+    }
+    (queries > 0).then(|| sum / queries as f64)
+}
+
 /// P@k over track vectors with a caller-given relevance: for each query in
 /// `queries`, the share of its `k` nearest other rows (cosine; zero rows
 /// never retrieved) for which `relevant(query, row)` holds (plain P@k: the
@@ -201,6 +232,20 @@ pub fn macro_roc_auc(scores: &[f32], labels: &[bool], n_cols: usize) -> Option<(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn clip_album_precision_skips_the_own_track() {
+        // Tracks 0 and 1 on album 0, track 2 on album 1; 2-d clip vectors.
+        let v = [1.0, 0.0, 0.9, 0.1, 0.0, 1.0, 1.0, 0.05, 1.0, 0.06];
+        let track_of = [0, 0, 2, 1, 2];
+        let album = |t: usize| if t == 2 { 1 } else { 0 };
+        let p1 = same_album_clip_p_at_k(&v, 2, &track_of, album, 1).unwrap();
+        // Queries: the clips of album 0 (two tracks); album 1 has one track.
+        // Clip 0 → clip 3 (its own track's clip 1 is skipped although nearer:
+        // hit); clip 1 → clip 4 (track 2: miss); clip 3 → clip 4 (miss).
+        assert!((p1 - 1.0 / 3.0).abs() < 1e-9, "{p1}");
+        assert_eq!(same_album_clip_p_at_k(&v, 2, &track_of, |_| 0, 1), Some(1.0));
+    }
 
     #[test]
     fn auc_handles_perfect_inverted_and_tied_rankings() {

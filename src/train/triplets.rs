@@ -156,6 +156,29 @@ pub fn same_track_masks(keys: &[PairKeys]) -> (Array2<bool>, Array2<bool>) {
     (pos, neg)
 }
 
+/// Positive and negative masks for an album or artist concept (Lee, Park & Nam): positives are
+/// clips of *other tracks* of the same group, negatives clips of other groups.
+///
+/// Why other tracks only: same-track pairs are the track concept's job ([`same_track_masks`]);
+/// letting them in here would let the hardest "album positive" be the own track's clip and teach
+/// nothing about the album. `group[i]` is `None` where the group is unknown (an unnamed artist):
+/// such an item is no anchor, positive or negative, since it may well belong to any group.
+///
+/// # Errors
+/// [`Error::Invalid`] when `group` and `keys` differ in length.
+pub fn concept_masks(group: &[Option<u32>], keys: &[PairKeys]) -> Result<(Array2<bool>, Array2<bool>)> {
+    let n = keys.len();
+    if group.len() != n {
+        return Err(Error::Invalid(format!("concept masks: {n} items but {} group labels", group.len())));
+    }
+    let known = |i: usize, j: usize| i != j && group[i].is_some() && group[j].is_some();
+    let pos = Array2::from_shape_fn((n, n), |(i, j)| {
+        known(i, j) && group[i] == group[j] && keys[i].track_id != keys[j].track_id
+    });
+    let neg = Array2::from_shape_fn((n, n), |(i, j)| known(i, j) && group[i] != group[j]);
+    Ok((pos, neg))
+}
+
 /// One triplet of batch indices: `anchor` should end up closer to `positive` than to `negative`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Triplet {
@@ -361,6 +384,28 @@ mod tests {
 
     fn all_distinct(n: usize) -> Vec<PairKeys> {
         keys(&(0..n as u32).map(Some).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn concept_positives_are_other_tracks_of_the_group_and_unknown_groups_take_no_part() {
+        // Items 0,1: one track of album 7; 2: another track of album 7; 3: album 8; 4: unknown.
+        let k = vec![
+            PairKeys { track_id: 0, album_id: Some(7) },
+            PairKeys { track_id: 0, album_id: Some(7) },
+            PairKeys { track_id: 1, album_id: Some(7) },
+            PairKeys { track_id: 2, album_id: Some(8) },
+            PairKeys { track_id: 3, album_id: None },
+        ];
+        let group = [Some(7), Some(7), Some(7), Some(8), None];
+        let (pos, neg) = concept_masks(&group, &k).unwrap();
+        assert!(!pos[[0, 1]], "the own track's clip is the track concept's positive, not the album's");
+        assert!(pos[[0, 2]] && pos[[2, 1]]);
+        assert!(neg[[0, 3]] && neg[[3, 2]] && !neg[[0, 2]]);
+        for i in 0..5 {
+            assert!(!pos[[4, i]] && !neg[[4, i]] && !pos[[i, 4]] && !neg[[i, 4]], "unknown group, item {i}");
+            assert!(!pos[[i, i]] && !neg[[i, i]]);
+        }
+        assert!(concept_masks(&group[..4], &k).is_err());
     }
 
     /// A symmetric cosine matrix from its upper triangle entries.

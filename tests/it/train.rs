@@ -16,6 +16,7 @@ use tuneatlas::model::dpnn::{Dpnn, DpnnConfig};
 use tuneatlas::model::heads::{teacher_sources, teacher_vocabulary};
 use tuneatlas::model::init::{init_card, init_model};
 use tuneatlas::model::record::ModelBundle;
+use tuneatlas::train::augment::AugmentConfig;
 use tuneatlas::train::corpus::{Corpus, CorpusTrack, read_targets, split_by_source};
 use tuneatlas::train::distill::{Distill, DistillConfig, DistillData, teacher_columns};
 use tuneatlas::train::features::load_or_compute;
@@ -104,7 +105,7 @@ fn gradients_are_finite_and_agree_between_wgpu_and_cpu() {
 
 /// A generated corpus: `albums` albums of 2 tracks, 20 s each (2 clips), the
 /// tone and its teacher tags depending on the album (and a few on the
-/// track), plus the targets.
+/// track), plus the targets. Albums 2k and 2k+1 share an artist.
 fn tiny_corpus(dir: &Path, albums: usize) -> Corpus {
     let sources = teacher_sources();
     let mut columns: Vec<String> = sources.values().flatten().cloned().collect();
@@ -133,7 +134,7 @@ fn tiny_corpus(dir: &Path, albums: usize) -> Corpus {
                 rel_path: rel,
                 source: format!("source{a}"),
                 album: format!("Album {a}"),
-                artist: "generated".into(),
+                artist: format!("Artist {}", a / 2),
                 title: format!("{a}-{k}"),
                 license: "CC0".into(),
                 duration_s: Some(20.0),
@@ -186,6 +187,63 @@ fn weights_of(model: &Dpnn) -> Vec<f32> {
     let mut v = model.valid().embedding.weight.val().into_data().iter::<f32>().collect::<Vec<f32>>();
     v.extend(model.valid().timbre[0].conv.weight.val().into_data().iter::<f32>().collect::<Vec<f32>>());
     v
+}
+
+#[test]
+fn album_grouped_batches_give_the_album_concept_triplets_at_every_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = tiny_corpus(dir.path(), 4);
+    let cancel = CancelToken::new();
+    let (store, failures) = load_or_compute(&corpus, &dir.path().join("cache"), 2, &cancel, &|_| {}).unwrap();
+    assert!(failures.is_empty(), "{failures:?}");
+    let split = split_by_source(&corpus.tracks, 0.25, 10, 1);
+    let vocab = teacher_vocabulary();
+    let columns =
+        teacher_columns(&vocab, &teacher_sources(), &corpus.targets.as_ref().unwrap().tag_names).unwrap();
+    let cfg = DistillConfig {
+        tracks_per_batch: 4,
+        albums_per_batch: 2,
+        album_weight: 1.0,
+        artist_weight: 1.0,
+        lsi_topics: 3,
+        // No mixing: a mixed clip is no triplet anchor, and the count below is exact.
+        augment: AugmentConfig { mix_prob: 0.0, ..AugmentConfig::default() },
+        ..DistillConfig::default()
+    };
+    assert!(cfg.objective_summary().contains("album-concept triplets (weight 1)"));
+    let data = DistillData::new(corpus, store, &split.train, &split.valid, &columns, &cfg).unwrap();
+    let device = ComputeDevice::cpu();
+    let config = DpnnConfig::default();
+    let card = init_card(&config, &vocab, 5);
+    let mut objective = Distill::new(&data, cfg, 11, &device.device);
+    let model = init_model(&config, &vocab, 5, &device).unwrap();
+    let mut steps = Vec::new();
+    run(
+        model,
+        &card,
+        &mut objective,
+        &loop_config(3),
+        &dir.path().join("run"),
+        false,
+        &device,
+        &cancel,
+        &mut |e| {
+            if let TrainEvent::Step { parts, .. } = e {
+                steps.push(parts.clone());
+            }
+        },
+    )
+    .unwrap();
+    assert_eq!(steps.len(), 3);
+    for parts in &steps {
+        let get = |name: &str| parts.iter().find(|(k, _)| k == name).map(|(_, v)| *v);
+        // Two albums of two tracks × two clips per batch: every one of the 8
+        // clips has an album positive on the other track and negatives on the
+        // other album.
+        assert_eq!(get("album_triplets"), Some(8.0), "{parts:?}");
+        assert!(get("album").is_some_and(f32::is_finite), "{parts:?}");
+        assert!(get("artist_triplets").is_some(), "the artist term is mined: {parts:?}");
+    }
 }
 
 #[test]
