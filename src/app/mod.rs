@@ -14,7 +14,7 @@
 //! - `player_ui`: the player bar over the core's player thread;
 //! - `export_ui`: playlists, tags and projector exports;
 //! - `errors_ui`: the list of files that could not be imported;
-//! - `finetune_ui`: fine-tuning on the user's tags, its LSI preview and results;
+//! - `finetune`: fine-tuning on the user's tags, its LSI preview and results;
 //! - `menus`: the top bar's menus, the status bar and the welcome page;
 //! - `map_panel`: the map view around the map (colouring, legend, states);
 //! - `capture`: start-up timings and screenshots for tests and benchmarks;
@@ -25,7 +25,7 @@ mod capture;
 mod embed_job;
 mod errors_ui;
 mod export_ui;
-mod finetune_ui;
+mod finetune;
 mod format;
 mod import_ui;
 mod library_load;
@@ -189,7 +189,7 @@ pub struct TuneAtlasApp {
     last_reload: Instant,
     errors_window: ErrorsWindow,
     exporter: Exporter,
-    finetune: finetune_ui::FineTunePanel,
+    finetune: finetune::FineTunePanel,
     /// The offer to re-embed with a newer built-in model.
     upgrade: upgrade_ui::UpgradePanel,
     player: PlayerBar,
@@ -256,7 +256,7 @@ impl TuneAtlasApp {
             last_reload: Instant::now(),
             errors_window: ErrorsWindow::default(),
             exporter: Exporter::default(),
-            finetune: finetune_ui::FineTunePanel::default(),
+            finetune: finetune::FineTunePanel::default(),
             upgrade: upgrade_ui::UpgradePanel::default(),
             player,
             notice: None,
