@@ -408,34 +408,14 @@ fn import_thread(db: &Path, root: &Path, cancel: &CancelToken, tx: &Sender<Impor
     ctx.request_repaint();
 }
 
-/// The status line for a finished or cancelled run.
+/// The status line for a finished or cancelled run: the core's headline
+/// (`impl Display for ImportSummary`) and the run's notices.
 fn summary_line(s: &ImportSummary) -> LastImport {
-    let c = &s.counts;
-    let what = match s.status {
-        RunStatus::Finished => "Import finished",
-        RunStatus::Cancelled => "Import cancelled",
-        RunStatus::Failed => "Import stopped by an error",
-    };
-    let mut line = format!(
-        "{what} in {}: {} new, {} updated, {} moved, {} unchanged, {} failed, {} missing",
-        if s.elapsed_s < 60.0 { format!("{:.1} s", s.elapsed_s) } else { clock(s.elapsed_s) },
-        c.new,
-        c.updated,
-        c.moved,
-        c.unchanged,
-        c.failed,
-        c.missing
-    );
-    if !s.skipped.is_empty() {
-        line.push_str(&format!(", {} skipped while scanning", s.skipped.len()));
-    }
-    if s.status == RunStatus::Cancelled {
-        line.push_str(" — import again to resume");
-    }
+    let mut line = s.to_string();
     for notice in &s.notices {
         line.push_str(&format!(" · {notice}"));
     }
-    LastImport::Summary { line, any_failed: c.failed > 0 || s.status != RunStatus::Finished }
+    LastImport::Summary { line, any_failed: s.counts.failed > 0 || s.status != RunStatus::Finished }
 }
 
 /// The folder field's text as a path: trimmed, `~` expanded; `None` if empty.

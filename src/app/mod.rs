@@ -289,6 +289,13 @@ impl TuneAtlasApp {
             && !self.import.is_running()
     }
 
+    /// The track ids of the similar-track list the track panel shows (`None`
+    /// before it has shown one): what `tests/it/gui.rs` compares with
+    /// `tuneatlas similar` for the same track.
+    pub fn shown_similar_ids(&self) -> Option<Vec<i64>> {
+        self.track_panel.shown_similar_ids()
+    }
+
     /// Switches to another library file (the demo, or one chosen by the user).
     fn open_library(&mut self, ctx: &egui::Context, db: PathBuf) {
         if self.import.is_running() {

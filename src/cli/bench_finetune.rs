@@ -103,27 +103,27 @@ pub fn bench_finetune(args: &FinetuneBenchArgs, profile: &str) -> anyhow::Result
         "P@10 before",
         "P@10 after"
     );
-    for (i, &layers) in args.layers.iter().enumerate() {
-        let req = FineTuneRequest {
-            parent: ModelBundle::embedded()?,
-            cfg: FineTuneConfig {
-                layers,
-                epochs: args.epochs,
-                batch_tracks: args.batch,
-                topics: args.topics,
-                learning_rate: args.lr,
-                valid_fraction: args.valid_fraction,
-                test_fraction: args.test_fraction,
-                margin: args.margin,
-                positive_min_cos: args.thresholds.first().copied().unwrap_or(0.8),
-                negative_max_cos: args.thresholds.get(1).copied().unwrap_or(0.2),
-                patience_epochs: 0,
-                ..FineTuneConfig::default()
-            },
-            models_dir: dir.join("models"),
-            work_dir: dir.join(format!("work-{i}")),
-            version: Some(format!("bench-{layers}")),
+    for &layers in &args.layers {
+        let cfg = FineTuneConfig {
+            layers,
+            epochs: args.epochs,
+            batch_tracks: args.batch,
+            topics: args.topics,
+            learning_rate: args.lr,
+            valid_fraction: args.valid_fraction,
+            test_fraction: args.test_fraction,
+            margin: args.margin,
+            positive_min_cos: args.thresholds.first().copied().unwrap_or(0.8),
+            negative_max_cos: args.thresholds.get(1).copied().unwrap_or(0.2),
+            patience_epochs: 0,
+            ..FineTuneConfig::default()
         };
+        let req = FineTuneRequest::in_models_dir(
+            dir.join("models"),
+            ModelBundle::embedded()?,
+            cfg,
+            Some(format!("bench-{layers}")),
+        );
         // Seconds inside optimizer steps only (the loop's total also holds
         // the per-epoch validation passes).
         // (Each step reports batch / seconds; the batch is known after the run.)

@@ -1,5 +1,5 @@
-//! Training the DPNN: distillation from the musicnn teachers (issue 4) and
-//! fine-tuning on the user's own tags (issue 6).
+//! Training the DPNN: distillation from the musicnn teachers and fine-tuning
+//! on the user's own tags (ARCHITECTURE.md §4).
 //!
 //! Why one module for both: the paper's method is the same in both places —
 //! tags projected into an LSI space pick triplets online, and a hand-written

@@ -1,4 +1,4 @@
-//! The "Fine-tune…" window (issue 6): teach the model what the user's own
+//! The "Fine-tune…" window (ARCHITECTURE.md §4): teach the model what the user's own
 //! tags mean by "similar".
 //!
 //! A thin layer over the core: the settings become a
@@ -633,18 +633,7 @@ fn run_thread(
     };
     let trained = (|| {
         let mut store = Store::open(db)?;
-        let models_dir = crate::config::models_dir(db);
-        let req = FineTuneRequest {
-            parent: bundle_of_version(db, parent.as_deref())?,
-            cfg,
-            work_dir: models_dir.join(format!(
-                "{}gui-{}",
-                crate::train::scratch::SCRATCH_PREFIX,
-                std::process::id()
-            )),
-            models_dir,
-            version: None,
-        };
+        let req = FineTuneRequest::for_library(db, bundle_of_version(db, parent.as_deref())?, cfg, None);
         // A real GPU trains through wgpu (the CPU if it fails); without one
         // (or with only a software adapter such as lavapipe, ~30× slower
         // here) the CPU does.

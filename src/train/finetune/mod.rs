@@ -1,4 +1,5 @@
-//! Fine-tuning the DPNN on the user's own tags (issue 6; Schindler & Knees 2019).
+//! Fine-tuning the DPNN on the user's own tags (Schindler & Knees 2019;
+//! ARCHITECTURE.md §4).
 //!
 //! Why: the shipped model knows what its teachers knew; a person's own tags
 //! ("late night", "for running") say what *they* mean by similar. The paper's
@@ -290,21 +291,9 @@ impl TaggedTracks {
                 tracks.push(t.clone());
             }
         }
-        let mut album_index: HashMap<String, u32> = HashMap::new();
-        let album_ids: Vec<Option<u32>> = tracks
-            .iter()
-            .map(|t| {
-                t.album.as_ref().map(|a| {
-                    let key = format!(
-                        "{}\u{1f}{}",
-                        t.album_artist.as_deref().unwrap_or("").to_lowercase(),
-                        a.to_lowercase()
-                    );
-                    let n = album_index.len() as u32;
-                    *album_index.entry(key).or_insert(n)
-                })
-            })
-            .collect();
+        // The album rule of the similar-track filter (ARCHITECTURE.md §9):
+        // "never the same album" means one thing everywhere.
+        let album_ids = crate::identity::album_groups(&tracks);
         if let Some(Some(first)) = album_ids.first()
             && album_ids.iter().all(|a| *a == Some(*first))
         {
@@ -736,6 +725,29 @@ pub struct FineTuneRequest {
     pub work_dir: PathBuf,
     /// The new version's name; `None`: `<parent version>-ft<unix time>`.
     pub version: Option<String>,
+}
+
+impl FineTuneRequest {
+    /// A run on the library at `db`, as the window and `tuneatlas finetune`
+    /// start it: the new version goes to the library's model folder
+    /// ([`crate::config::models_dir`]), the scratch folder beside it.
+    pub fn for_library(db: &Path, parent: ModelBundle, cfg: FineTuneConfig, version: Option<String>) -> Self {
+        Self::in_models_dir(crate::config::models_dir(db), parent, cfg, version)
+    }
+
+    /// A run whose versions go to `models_dir`, with the scratch folder
+    /// `<models_dir>/.work-<process id>`: one live run per process, and a
+    /// name [`sweep_stale`] recognises once the process is gone.
+    pub fn in_models_dir(
+        models_dir: PathBuf,
+        parent: ModelBundle,
+        cfg: FineTuneConfig,
+        version: Option<String>,
+    ) -> Self {
+        let work_dir =
+            models_dir.join(format!("{}{}", crate::train::scratch::SCRATCH_PREFIX, std::process::id()));
+        FineTuneRequest { parent, cfg, models_dir, work_dir, version }
+    }
 }
 
 /// The result of [`fine_tune`].
