@@ -139,7 +139,7 @@ pub fn bench_finetune(args: &FinetuneBenchArgs, profile: &str) -> anyhow::Result
         let s = out.train_seconds.max(1e-9);
         let batch = out.tracks_seen / out.steps.max(1);
         let step_s = seconds_per_track * batch as f64;
-        let p10 = out.table.get(tuneatlas::train::finetune_eval::LSI_ROW, 10);
+        let p10 = out.table.get(tuneatlas::train::finetune::eval::LSI_ROW, 10);
         let fmt = |v: Option<f64>| v.map_or_else(|| "—".into(), |p| format!("{p:.3}"));
         println!(
             "{:<6} {:>6} {:>7} {:>8.1} {:>9.1} {:>11.1} {:>9.1} {:>8.1} {:>14.1} {:>13} {:>13}",

@@ -27,10 +27,10 @@ use crate::jobs::CancelToken;
 use crate::model::backend::{DeviceChoice, select_device};
 use crate::store::RunStatus;
 use crate::train::features::CacheProgress;
+use crate::train::finetune::eval::PrecisionTable;
 use crate::train::finetune::{
     FineTuneConfig, FineTuneEvent, FineTuneRequest, TaggedTracks, TrainLayers, fine_tune_or_cpu,
 };
-use crate::train::finetune_eval::PrecisionTable;
 use crate::train::lsi_view::{CosineHistogram, LsiView, LsiViewSettings, default_topics};
 use crate::train::trainer::TrainEvent;
 use crate::train::versions::{bundle_of_version, delete_version};
