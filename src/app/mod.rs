@@ -14,11 +14,14 @@
 //! - `player_ui`: the player bar over the core's player thread;
 //! - `export_ui`: playlists, tags and projector exports;
 //! - `errors_ui`: the list of files that could not be imported;
-//! - `finetune`: fine-tuning on the user's tags, its LSI preview and results;
+//! - `finetune` (`worker`, `window`, `plots`): fine-tuning on the user's
+//!   tags, its LSI preview and results;
 //! - `menus`: the top bar's menus, the status bar and the welcome page;
 //! - `map_panel`: the map view around the map (colouring, legend, states);
 //! - `capture`: start-up timings and screenshots for tests and benchmarks;
 //! - `library_load`: reading the library snapshot off the UI thread;
+//! - `job`: the named-thread + channel + repaint pattern every panel's
+//!   background work uses;
 //! - `state`: what is remembered between sessions.
 
 mod capture;
@@ -28,6 +31,7 @@ mod export_ui;
 mod finetune;
 mod format;
 mod import_ui;
+mod job;
 mod library_load;
 mod library_ui;
 mod map_colors;

@@ -22,10 +22,11 @@ mod worker;
 use std::path::Path;
 use std::time::Duration;
 
-use crossbeam_channel::{Receiver, Sender, TryRecvError, unbounded};
+use crossbeam_channel::{Receiver, TryRecvError};
 use egui::{Align2, Color32, FontId, Pos2, Rect, Sense, Stroke, Vec2};
 
 use super::embed_job::{EmbedProgress, embed_missing};
+use super::job::{self, Polled, Reply};
 use super::*;
 use crate::jobs::CancelToken;
 use crate::model::backend::{DeviceChoice, select_device};

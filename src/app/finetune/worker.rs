@@ -37,8 +37,8 @@ impl FineTunePanel {
     /// Recomputes the preview when its inputs changed and none is under way.
     pub(super) fn refresh_preview(&mut self, ctx: &egui::Context, db: &Path, generation: u64) {
         if let Some(job) = &self.preview_job {
-            match job.rx.try_recv() {
-                Ok(out) => {
+            match job::poll(&job.rx) {
+                Polled::Message(out) => {
                     self.preview_key = Some(job.key.clone());
                     self.preview_job = None;
                     if !self.sets_known {
@@ -53,8 +53,8 @@ impl FineTunePanel {
                     }
                     self.preview = Some(out.view);
                 }
-                Err(TryRecvError::Empty) => return,
-                Err(TryRecvError::Disconnected) => {
+                Polled::Nothing => return,
+                Polled::Gone => {
                     self.preview_job = None;
                     self.preview = Some(Err("the preview thread stopped unexpectedly".to_owned()));
                 }
@@ -64,14 +64,10 @@ impl FineTunePanel {
         if self.preview_key.as_ref() == Some(&key) {
             return;
         }
-        let (tx, rx) = crossbeam_channel::bounded(1);
-        let (db, job_key, ctx) = (db.to_path_buf(), key.clone(), ctx.clone());
-        let spawned = std::thread::Builder::new().name("ta-gui-lsi".into()).spawn(move || {
-            let _ = tx.send(compute_preview(&db, &job_key));
-            ctx.request_repaint();
-        });
+        let (db, job_key) = (db.to_path_buf(), key.clone());
+        let spawned = job::spawn("ta-gui-lsi", ctx, move |reply| reply.send(compute_preview(&db, &job_key)));
         match spawned {
-            Ok(_) => self.preview_job = Some(PreviewJob { key, rx }),
+            Ok(rx) => self.preview_job = Some(PreviewJob { key, rx }),
             Err(e) => {
                 self.preview_key = Some(key);
                 self.preview = Some(Err(format!("cannot start the preview thread: {e}")));
@@ -91,16 +87,14 @@ impl FineTunePanel {
         self.message = None;
         self.confirm_delete = false;
         self.compare = None;
-        let (tx, rx) = unbounded();
         let cancel = CancelToken::new();
         let parent_name = parent.clone().unwrap_or_else(|| "the built-in model".to_owned());
-        let (db, cfg, job_cancel, job_ctx) =
-            (db.to_path_buf(), self.settings.config(), cancel.clone(), ctx.clone());
-        let spawned = std::thread::Builder::new()
-            .name("ta-gui-finetune".into())
-            .spawn(move || run_thread(&db, parent, cfg, &job_cancel, &tx, &job_ctx));
+        let (db, cfg, job_cancel) = (db.to_path_buf(), self.settings.config(), cancel.clone());
+        let spawned = job::spawn("ta-gui-finetune", ctx, move |reply| {
+            run_thread(&db, parent, cfg, &job_cancel, &reply)
+        });
         match spawned {
-            Ok(_) => self.run = Some(RunView::new(rx, cancel, parent_name, Stage::Preparing)),
+            Ok(rx) => self.run = Some(RunView::new(rx, cancel, parent_name, Stage::Preparing)),
             Err(e) => self.message = Some(format!("cannot start the fine-tuning thread: {e}")),
         }
     }
@@ -109,17 +103,14 @@ impl FineTunePanel {
     pub(super) fn resume_embedding(&mut self, ctx: &egui::Context, db: &Path) {
         let Some(run) = &mut self.run else { return };
         let Some(trained) = &run.trained else { return };
-        let (tx, rx) = unbounded();
         let cancel = CancelToken::new();
-        let (db, version, job_cancel, job_ctx) =
-            (db.to_path_buf(), trained.version.clone(), cancel.clone(), ctx.clone());
-        let spawned = std::thread::Builder::new().name("ta-gui-reembed".into()).spawn(move || {
-            let end = embed_thread(&db, &version, &job_cancel, &tx, &job_ctx);
-            let _ = tx.send(RunMsg::Embedded(end));
-            job_ctx.request_repaint();
+        let (db, version, job_cancel) = (db.to_path_buf(), trained.version.clone(), cancel.clone());
+        let spawned = job::spawn("ta-gui-reembed", ctx, move |reply| {
+            let end = embed_thread(&db, &version, &job_cancel, &reply);
+            reply.send(RunMsg::Embedded(end));
         });
         match spawned {
-            Ok(_) => {
+            Ok(rx) => {
                 run.rx = Some(rx);
                 run.cancel = cancel;
                 run.stage = Stage::Embedding;
@@ -132,17 +123,15 @@ impl FineTunePanel {
     /// Deletes the run's new version on the `ta-gui-delete` thread.
     pub(super) fn delete(&mut self, ctx: &egui::Context, db: &Path, version: String) {
         self.compare = None; // its map jobs must not write a layout meanwhile
-        let (tx, rx) = crossbeam_channel::bounded(1);
-        let (db, ctx) = (db.to_path_buf(), ctx.clone());
-        let spawned = std::thread::Builder::new().name("ta-gui-delete".into()).spawn(move || {
+        let db = db.to_path_buf();
+        let spawned = job::spawn("ta-gui-delete", ctx, move |reply| {
             let result = Store::open(&db)
                 .and_then(|mut store| delete_version(&mut store, &db, &version))
                 .map_err(|e| e.to_string());
-            let _ = tx.send(result);
-            ctx.request_repaint();
+            reply.send(result);
         });
         match spawned {
-            Ok(_) => self.deleting = Some(rx),
+            Ok(rx) => self.deleting = Some(rx),
             Err(e) => self.message = Some(format!("cannot start deleting: {e}")),
         }
     }
@@ -159,8 +148,8 @@ impl FineTunePanel {
             }
         }
         if let Some(rx) = &self.deleting {
-            match rx.try_recv() {
-                Ok(result) => {
+            match job::poll(rx) {
+                Polled::Message(result) => {
                     self.deleting = None;
                     match result {
                         Ok(n) => {
@@ -174,8 +163,8 @@ impl FineTunePanel {
                         Err(e) => self.message = Some(format!("The version could not be deleted: {e}")),
                     }
                 }
-                Err(TryRecvError::Empty) => {}
-                Err(TryRecvError::Disconnected) => self.deleting = None,
+                Polled::Nothing => {}
+                Polled::Gone => self.deleting = None,
             }
         }
         if let Some(compare) = &mut self.compare {
@@ -236,13 +225,9 @@ fn run_thread(
     parent: Option<String>,
     cfg: FineTuneConfig,
     cancel: &CancelToken,
-    tx: &Sender<RunMsg>,
-    ctx: &egui::Context,
+    reply: &Reply<RunMsg>,
 ) {
-    let send = |m: RunMsg| {
-        let _ = tx.send(m);
-        ctx.request_repaint();
-    };
+    let send = |m: RunMsg| reply.send(m);
     let trained = (|| {
         let mut store = Store::open(db)?;
         let req = FineTuneRequest::for_library(db, bundle_of_version(db, parent.as_deref())?, cfg, None);
@@ -285,24 +270,14 @@ fn run_thread(
         table: outcome.table,
         line: steps_line,
     })));
-    let end = embed_thread(db, &version, cancel, tx, ctx);
+    let end = embed_thread(db, &version, cancel, reply);
     send(RunMsg::Embedded(end));
 }
 
 /// Re-embeds every track without a vector for `version` (resumable).
-fn embed_thread(
-    db: &Path,
-    version: &str,
-    cancel: &CancelToken,
-    tx: &Sender<RunMsg>,
-    ctx: &egui::Context,
-) -> EmbedEnd {
-    let send = |m: RunMsg| {
-        let _ = tx.send(m);
-        ctx.request_repaint();
-    };
+fn embed_thread(db: &Path, version: &str, cancel: &CancelToken, reply: &Reply<RunMsg>) -> EmbedEnd {
     let result = embed_missing(db, Some(&crate::config::model_dir(db, version)), cancel, |p| {
-        send(match p {
+        reply.send(match p {
             EmbedProgress::Total(n) => RunMsg::EmbedTotal(n),
             EmbedProgress::Step { failed } => RunMsg::EmbedStep { failed },
             EmbedProgress::Notice(n) => RunMsg::Notice(n),
