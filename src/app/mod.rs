@@ -181,14 +181,9 @@ pub struct TuneAtlasApp {
     /// Bumped whenever `snapshot` is replaced (caches key on it).
     generation: u64,
     library: LibraryView,
-    map: MapView,
-    map_job: Option<MapJob>,
-    map_state: MapState,
-    legend: Option<Legend>,
+    map: MapArea,
     track_panel: TrackPanel,
-    selected: Option<i64>,
-    neighbours: Vec<i64>,
-    path_start: Option<i64>,
+    selection: Selection,
     import: ImportPanel,
     last_reload: Instant,
     errors_window: ErrorsWindow,
@@ -198,6 +193,38 @@ pub struct TuneAtlasApp {
     upgrade: upgrade_ui::UpgradePanel,
     player: PlayerBar,
     notice: Option<Notice>,
+    capture: Capture,
+}
+
+/// The map view with its background layout and colouring.
+struct MapArea {
+    view: MapView,
+    /// The layout being computed, if any.
+    job: Option<MapJob>,
+    state: MapState,
+    legend: Option<Legend>,
+}
+
+impl MapArea {
+    fn new(generation: u64) -> MapArea {
+        MapArea { view: MapView::new(generation), job: None, state: MapState::NoVectors, legend: None }
+    }
+}
+
+/// The selected track and what follows from it.
+#[derive(Debug, Default)]
+struct Selection {
+    /// The track shown in the track panel and ringed on the map.
+    track: Option<i64>,
+    /// Its true nearest neighbours (ringed on the map).
+    neighbours: Vec<i64>,
+    /// Where a song path starts, once chosen.
+    path_start: Option<i64>,
+}
+
+/// Start-up timings and the one screenshot (`--startup-report`,
+/// `--screenshot`; see `capture.rs`).
+struct Capture {
     screenshot: Option<PathBuf>,
     screenshot_rx: Option<crossbeam_channel::Receiver<Arc<egui::ColorImage>>>,
     frames_ready: u32,
@@ -249,14 +276,9 @@ impl TuneAtlasApp {
             snapshot: Arc::new(LibrarySnapshot::default()),
             generation: 0,
             library: LibraryView::default(),
-            map: MapView::new(1),
-            map_job: None,
-            map_state: MapState::NoVectors,
-            legend: None,
+            map: MapArea::new(1),
             track_panel: TrackPanel::default(),
-            selected: None,
-            neighbours: Vec::new(),
-            path_start: None,
+            selection: Selection::default(),
             last_reload: Instant::now(),
             errors_window: ErrorsWindow::default(),
             exporter: Exporter::default(),
@@ -264,16 +286,18 @@ impl TuneAtlasApp {
             upgrade: upgrade_ui::UpgradePanel::default(),
             player,
             notice: None,
-            screenshot: options.screenshot,
-            screenshot_rx: None,
-            frames_ready: 0,
-            startup: StartupClock {
-                started_at: options.started_at,
-                report: options.startup_report,
-                first_frame_ms: None,
-                library_ms: None,
-                embedding_ms: None,
-                map_ms: None,
+            capture: Capture {
+                screenshot: options.screenshot,
+                screenshot_rx: None,
+                frames_ready: 0,
+                startup: StartupClock {
+                    started_at: options.started_at,
+                    report: options.startup_report,
+                    first_frame_ms: None,
+                    library_ms: None,
+                    embedding_ms: None,
+                    map_ms: None,
+                },
             },
         };
         if options.demo {
@@ -289,7 +313,7 @@ impl TuneAtlasApp {
     pub fn is_settled(&self) -> bool {
         self.loaded_once
             && matches!(self.load, LoadState::Ready)
-            && self.map_job.is_none()
+            && self.map.job.is_none()
             && !self.import.is_running()
     }
 
@@ -306,17 +330,17 @@ impl TuneAtlasApp {
             self.notify("Wait for the import to finish (or cancel it) before switching libraries.", true);
             return;
         }
-        self.map_job = None;
-        self.map_state = MapState::NoVectors;
-        self.selected = None;
-        self.neighbours.clear();
-        self.path_start = None;
+        self.map.job = None;
+        self.map.state = MapState::NoVectors;
+        self.selection.track = None;
+        self.selection.neighbours.clear();
+        self.selection.path_start = None;
         self.loaded_once = false;
         self.state.last_db = Some(db.clone());
         self.import = ImportPanel::new(db.clone());
         self.db = db;
         self.library = LibraryView::default();
-        self.map = MapView::new(1);
+        self.map.view = MapView::new(1);
         self.reload(ctx);
     }
 
@@ -368,7 +392,7 @@ impl TuneAtlasApp {
         self.snapshot = Arc::new(snapshot);
         self.generation += 1;
         if version_changed {
-            self.map = MapView::new(self.generation);
+            self.map.view = MapView::new(self.generation);
         }
         self.refresh_neighbours();
         self.start_map(ctx, false);
@@ -377,38 +401,38 @@ impl TuneAtlasApp {
     /// Lays out the map for the snapshot's model version in the background.
     fn start_map(&mut self, ctx: &egui::Context, force: bool) {
         let Some(version) = self.snapshot.model_version.clone() else {
-            self.map_state = MapState::NoVectors;
+            self.map.state = MapState::NoVectors;
             return;
         };
         if !self.snapshot.embedding_loaded {
             // The first step of a staged load: the vectors are on their way.
-            self.map_state = MapState::Computing;
+            self.map.state = MapState::Computing;
             return;
         }
         if self.snapshot.index.is_none() {
-            self.map_state = MapState::NoVectors;
+            self.map.state = MapState::NoVectors;
             return;
         }
         match MapJob::spawn(self.db.clone(), version, force, ctx.clone()) {
             Ok(job) => {
-                self.map_job = Some(job);
-                if self.map.len() == 0 {
-                    self.map_state = MapState::Computing;
+                self.map.job = Some(job);
+                if self.map.view.len() == 0 {
+                    self.map.state = MapState::Computing;
                 }
             }
-            Err(message) => self.map_state = MapState::Failed(message),
+            Err(message) => self.map.state = MapState::Failed(message),
         }
     }
 
     fn recolor(&mut self) {
         let (colors, legend) = map_colors::colors(
-            self.map.ids(),
+            self.map.view.ids(),
             &self.snapshot.tags,
             &self.snapshot.user_tags,
             &self.state.color_by,
         );
-        self.map.set_colors(colors);
-        self.legend = Some(legend);
+        self.map.view.set_colors(colors);
+        self.map.legend = Some(legend);
     }
 
     /// Picks up finished background work. Called first thing every frame.
@@ -420,23 +444,26 @@ impl TuneAtlasApp {
                 Loaded::Tracks(snapshot) => {
                     // The table is usable; vectors and tags are still coming.
                     self.set_snapshot(ctx, snapshot);
-                    self.startup.library_ms = self.startup.mark(self.startup.library_ms);
+                    self.capture.startup.library_ms =
+                        self.capture.startup.mark(self.capture.startup.library_ms);
                 }
                 Loaded::Complete(snapshot) => {
                     self.set_snapshot(ctx, snapshot);
                     self.loaded_once = true;
-                    self.startup.library_ms = self.startup.mark(self.startup.library_ms);
-                    self.startup.embedding_ms = self.startup.mark(self.startup.embedding_ms);
+                    self.capture.startup.library_ms =
+                        self.capture.startup.mark(self.capture.startup.library_ms);
+                    self.capture.startup.embedding_ms =
+                        self.capture.startup.mark(self.capture.startup.embedding_ms);
                     self.load = LoadState::Ready;
                 }
                 Loaded::Failed(message) => self.load = LoadState::Failed(message),
             }
         }
-        if let Some(job) = &mut self.map_job
+        if let Some(job) = &mut self.map.job
             && let Some(result) = job.poll()
         {
             let cancelled = job.is_cancelled();
-            self.map_job = None;
+            self.map.job = None;
             match result {
                 Ok(map) => {
                     let points: Vec<(i64, [f32; 2])> =
@@ -448,21 +475,21 @@ impl TuneAtlasApp {
                         }
                         MapOutcome::Recomputed { .. } => "new t-SNE layout".to_owned(),
                     };
-                    self.map.set_points(points, Vec::new());
+                    self.map.view.set_points(points, Vec::new());
                     self.recolor();
-                    self.startup.map_ms = self.startup.mark(self.startup.map_ms);
-                    self.map_state = MapState::Ready(format!(
+                    self.capture.startup.map_ms = self.capture.startup.mark(self.capture.startup.map_ms);
+                    self.map.state = MapState::Ready(format!(
                         "{} tracks · {} · model {}",
-                        self.map.len(),
+                        self.map.view.len(),
                         how,
                         map.model_version
                     ));
                 }
                 Err(_) if cancelled => {
-                    self.map_state = MapState::Failed("Map computation cancelled.".to_owned())
+                    self.map.state = MapState::Failed("Map computation cancelled.".to_owned())
                 }
                 Err(message) => {
-                    self.map_state = MapState::Failed(format!("The map could not be computed: {message}"))
+                    self.map.state = MapState::Failed(format!("The map could not be computed: {message}"))
                 }
             }
         }
@@ -487,12 +514,12 @@ impl TuneAtlasApp {
 
     /// Makes `track_id` the selected track everywhere.
     fn select(&mut self, track_id: Option<i64>) {
-        self.selected = track_id;
+        self.selection.track = track_id;
         self.refresh_neighbours();
     }
 
     fn refresh_neighbours(&mut self) {
-        self.neighbours = match (self.selected, &self.snapshot.index) {
+        self.selection.neighbours = match (self.selection.track, &self.snapshot.index) {
             (Some(id), Some(index)) => index
                 .top_k_by_id(id, MAP_NEIGHBOURS, |_| true)
                 .map(|n| n.into_iter().map(|n| n.track_id).collect())
@@ -520,7 +547,7 @@ impl TuneAtlasApp {
             TrackAction::Select(id) => {
                 self.select(Some(id));
                 self.library.select_id(Some(id));
-                self.map.focus(id);
+                self.map.view.focus(id);
             }
             TrackAction::Play(ids) => self.play(&ids),
             TrackAction::Radio(seed) => {
@@ -552,7 +579,7 @@ impl TuneAtlasApp {
                 }
             }
             TrackAction::SetPathStart(id) => {
-                self.path_start = Some(id);
+                self.selection.path_start = Some(id);
                 self.notify(
                     format!("Song path starts at {}. Now select the track to end at.", self.title_of(id)),
                     false,
@@ -677,7 +704,7 @@ fn fonts_with_symbols() -> egui::FontDefinitions {
 impl eframe::App for TuneAtlasApp {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         let ctx = ui.ctx().clone();
-        self.startup.first_frame_ms = self.startup.mark(self.startup.first_frame_ms);
+        self.capture.startup.first_frame_ms = self.capture.startup.mark(self.capture.startup.first_frame_ms);
         self.poll(&ctx);
         self.shortcuts(&ctx);
         self.startup_step(&ctx);
@@ -704,7 +731,7 @@ impl eframe::App for TuneAtlasApp {
             egui::Panel::right("track_panel").default_size(340.0).min_size(240.0).show(ui, |ui| {
                 egui::ScrollArea::vertical().show(ui, |ui| {
                     let snapshot = self.snapshot.clone();
-                    let row = self.selected.and_then(|id| self.library.row(id).cloned());
+                    let row = self.selection.track.and_then(|id| self.library.row(id).cloned());
                     match row {
                         None => {
                             ui.weak("Select a track in the library or on the map to see its tags and similar tracks.");
@@ -719,7 +746,7 @@ impl eframe::App for TuneAtlasApp {
                                 self.generation,
                                 &row,
                                 &selection,
-                                self.path_start,
+                                self.selection.path_start,
                                 &titles,
                             );
                             for action in actions {
@@ -750,7 +777,7 @@ impl eframe::App for TuneAtlasApp {
                             match event {
                                 TableEvent::Selected(id) => {
                                     self.select(Some(id));
-                                    self.map.focus(id);
+                                    self.map.view.focus(id);
                                 }
                                 TableEvent::Play(ids) => self.play(&ids),
                             }
