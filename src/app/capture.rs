@@ -3,6 +3,32 @@
 
 use super::*;
 
+/// Start-up timings and the one screenshot (`--startup-report`,
+/// `--screenshot`).
+pub(super) struct Capture {
+    pub(super) screenshot: Option<PathBuf>,
+    pub(super) screenshot_rx: Option<crossbeam_channel::Receiver<Arc<egui::ColorImage>>>,
+    pub(super) frames_ready: u32,
+    pub(super) startup: StartupClock,
+}
+
+/// Cold-start timings (`--startup-report`).
+#[derive(Debug)]
+pub(super) struct StartupClock {
+    pub(super) started_at: Instant,
+    pub(super) report: bool,
+    pub(super) first_frame_ms: Option<f64>,
+    pub(super) library_ms: Option<f64>,
+    pub(super) embedding_ms: Option<f64>,
+    pub(super) map_ms: Option<f64>,
+}
+
+impl StartupClock {
+    pub(super) fn mark(&self, slot: Option<f64>) -> Option<f64> {
+        slot.or_else(|| Some(self.started_at.elapsed().as_secs_f64() * 1e3))
+    }
+}
+
 impl TuneAtlasApp {
     /// Prints the cold-start timings once everything is on screen, then
     /// closes (`--startup-report`).

@@ -55,6 +55,7 @@ use crate::browse::LibrarySnapshot;
 use crate::map::MapOutcome;
 use crate::store::{Store, TagSource, TrackRow};
 
+use capture::{Capture, StartupClock};
 use errors_ui::ErrorsWindow;
 use export_ui::{ExportKind, Exporter};
 use import_ui::{ImportPanel, ImportUiEvent};
@@ -220,32 +221,6 @@ struct Selection {
     neighbours: Vec<i64>,
     /// Where a song path starts, once chosen.
     path_start: Option<i64>,
-}
-
-/// Start-up timings and the one screenshot (`--startup-report`,
-/// `--screenshot`; see `capture.rs`).
-struct Capture {
-    screenshot: Option<PathBuf>,
-    screenshot_rx: Option<crossbeam_channel::Receiver<Arc<egui::ColorImage>>>,
-    frames_ready: u32,
-    startup: StartupClock,
-}
-
-/// Cold-start timings (`--startup-report`).
-#[derive(Debug)]
-struct StartupClock {
-    started_at: Instant,
-    report: bool,
-    first_frame_ms: Option<f64>,
-    library_ms: Option<f64>,
-    embedding_ms: Option<f64>,
-    map_ms: Option<f64>,
-}
-
-impl StartupClock {
-    fn mark(&self, slot: Option<f64>) -> Option<f64> {
-        slot.or_else(|| Some(self.started_at.elapsed().as_secs_f64() * 1e3))
-    }
 }
 
 impl TuneAtlasApp {
