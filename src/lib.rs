@@ -17,12 +17,14 @@ pub mod config;
 pub mod error;
 pub mod export;
 pub mod features;
+pub mod identity;
 pub mod index;
 pub mod jobs;
 pub mod library;
 pub mod map;
 pub mod model;
 pub mod playback;
+pub mod report;
 pub mod store;
 pub mod train;
 

@@ -5,7 +5,9 @@
 
 use std::path::{Path, PathBuf};
 
-use crossbeam_channel::{Receiver, TryRecvError, bounded};
+use crossbeam_channel::{Receiver, bounded};
+
+use super::job::{self, Polled};
 
 use crate::export::{write_m3u, write_projector_tsv, write_tags_csv, write_tags_json};
 use crate::store::{Store, TrackRow};
@@ -65,9 +67,7 @@ impl Exporter {
         tracks: Vec<TrackRow>,
         model_version: Option<String>,
     ) {
-        let (tx, rx) = bounded(1);
-        let ctx = ctx.clone();
-        let work = move || {
+        let work = move |reply: job::Reply<Result<String, String>>| {
             let (name, ext) = kind.filter();
             let picked = rfd::FileDialog::new()
                 .set_title("Export")
@@ -78,11 +78,10 @@ impl Exporter {
                 None => Err("Export cancelled (no file chosen).".to_owned()),
                 Some(path) => export(kind, &db, &tracks, model_version.as_deref(), &path),
             };
-            let _ = tx.send(result);
-            ctx.request_repaint();
+            reply.send(result);
         };
-        match std::thread::Builder::new().name("ta-gui-export".into()).spawn(work) {
-            Ok(_) => self.running = Some(rx),
+        match job::spawn("ta-gui-export", ctx, work) {
+            Ok(rx) => self.running = Some(rx),
             Err(e) => {
                 let (tx, rx) = bounded(1);
                 let _ = tx.send(Err(format!("cannot start the export: {e}")));
@@ -94,10 +93,10 @@ impl Exporter {
     /// The result line once the export has finished.
     pub fn poll(&mut self) -> Option<Result<String, String>> {
         let rx = self.running.as_ref()?;
-        let result = match rx.try_recv() {
-            Ok(result) => result,
-            Err(TryRecvError::Empty) => return None,
-            Err(TryRecvError::Disconnected) => Err("the export stopped unexpectedly".to_owned()),
+        let result = match job::poll(rx) {
+            Polled::Message(result) => result,
+            Polled::Nothing => return None,
+            Polled::Gone => Err("the export stopped unexpectedly".to_owned()),
         };
         self.running = None;
         Some(result)

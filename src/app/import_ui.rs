@@ -15,9 +15,10 @@ use crate::library::{ImportEvent, ImportOptions, ImportSummary, Outcome, import_
 use crate::model::backend::DeviceChoice;
 use crate::model::infer::Embedder;
 use crate::store::{RunStatus, Store};
-use crossbeam_channel::{Receiver, Sender, TryRecvError, unbounded};
+use crossbeam_channel::{Receiver, TryRecvError};
 
 use super::format::{clock, eta_s, file_name};
+use super::job::{self, Polled, Reply};
 
 /// At most this often the import thread wakes the UI; more would only burn
 /// frames (a scan reports thousands of files per second).
@@ -270,15 +271,12 @@ impl ImportPanel {
 
 impl ImportJob {
     fn spawn(db: PathBuf, root: PathBuf, ctx: egui::Context) -> Result<ImportJob, String> {
-        let (tx, rx) = unbounded();
         let cancel = CancelToken::new();
-        {
+        let rx = {
             let (root, cancel) = (root.clone(), cancel.clone());
-            std::thread::Builder::new()
-                .name("ta-gui-import".into())
-                .spawn(move || import_thread(&db, &root, &cancel, &tx, &ctx))
-                .map_err(|e| format!("cannot start the import thread: {e}"))?;
-        }
+            job::spawn("ta-gui-import", &ctx, move |reply| import_thread(&db, &root, &cancel, &reply))
+                .map_err(|e| format!("cannot start the import thread: {e}"))?
+        };
         Ok(ImportJob {
             root,
             rx,
@@ -295,11 +293,11 @@ impl ImportJob {
     /// Applies every queued event; returns the result once the import is over.
     fn drain(&mut self) -> Option<Result<ImportSummary, String>> {
         loop {
-            match self.rx.try_recv() {
-                Ok(ImportMsg::Event(event)) => self.apply(event),
-                Ok(ImportMsg::Finished(result)) => return Some(result),
-                Err(TryRecvError::Empty) => return None,
-                Err(TryRecvError::Disconnected) => {
+            match job::poll(&self.rx) {
+                Polled::Message(ImportMsg::Event(event)) => self.apply(event),
+                Polled::Message(ImportMsg::Finished(result)) => return Some(result),
+                Polled::Nothing => return None,
+                Polled::Gone => {
                     return Some(Err("the import thread stopped unexpectedly".to_owned()));
                 }
             }
@@ -372,7 +370,7 @@ impl ImportJob {
 
 /// Body of the `ta-gui-import` thread: its own `Store`, the core import, and
 /// events forwarded to the window (waking it at most every [`WAKE_INTERVAL`]).
-fn import_thread(db: &Path, root: &Path, cancel: &CancelToken, tx: &Sender<ImportMsg>, ctx: &egui::Context) {
+fn import_thread(db: &Path, root: &Path, cancel: &CancelToken, reply: &Reply<ImportMsg>) {
     let result = (|| -> Result<ImportSummary, String> {
         let mut store = Store::open(db).map_err(|e| e.to_string())?;
         // The built-in model on the best device; if it cannot load, the
@@ -393,9 +391,9 @@ fn import_thread(db: &Path, root: &Path, cancel: &CancelToken, tx: &Sender<Impor
             embedder.as_mut(),
             cancel,
             |event| {
-                let _ = tx.send(ImportMsg::Event(event.clone()));
+                reply.send_quietly(ImportMsg::Event(event.clone()));
                 if last_wake.is_none_or(|t| t.elapsed() >= WAKE_INTERVAL) {
-                    ctx.request_repaint();
+                    reply.wake();
                     last_wake = Some(Instant::now());
                 }
             },
@@ -404,38 +402,17 @@ fn import_thread(db: &Path, root: &Path, cancel: &CancelToken, tx: &Sender<Impor
         summary.notices.extend(model_notice);
         Ok(summary)
     })();
-    let _ = tx.send(ImportMsg::Finished(result));
-    ctx.request_repaint();
+    reply.send(ImportMsg::Finished(result));
 }
 
-/// The status line for a finished or cancelled run.
+/// The status line for a finished or cancelled run: the core's headline
+/// (`impl Display for ImportSummary`) and the run's notices.
 fn summary_line(s: &ImportSummary) -> LastImport {
-    let c = &s.counts;
-    let what = match s.status {
-        RunStatus::Finished => "Import finished",
-        RunStatus::Cancelled => "Import cancelled",
-        RunStatus::Failed => "Import stopped by an error",
-    };
-    let mut line = format!(
-        "{what} in {}: {} new, {} updated, {} moved, {} unchanged, {} failed, {} missing",
-        if s.elapsed_s < 60.0 { format!("{:.1} s", s.elapsed_s) } else { clock(s.elapsed_s) },
-        c.new,
-        c.updated,
-        c.moved,
-        c.unchanged,
-        c.failed,
-        c.missing
-    );
-    if !s.skipped.is_empty() {
-        line.push_str(&format!(", {} skipped while scanning", s.skipped.len()));
-    }
-    if s.status == RunStatus::Cancelled {
-        line.push_str(" — import again to resume");
-    }
+    let mut line = s.to_string();
     for notice in &s.notices {
         line.push_str(&format!(" · {notice}"));
     }
-    LastImport::Summary { line, any_failed: c.failed > 0 || s.status != RunStatus::Finished }
+    LastImport::Summary { line, any_failed: s.counts.failed > 0 || s.status != RunStatus::Finished }
 }
 
 /// The folder field's text as a path: trimmed, `~` expanded; `None` if empty.
@@ -467,7 +444,7 @@ mod tests {
 
     #[test]
     fn progress_counts_follow_events() {
-        let (_tx, rx) = unbounded();
+        let (_tx, rx) = crossbeam_channel::unbounded();
         let mut job = ImportJob {
             root: PathBuf::from("/m"),
             rx,

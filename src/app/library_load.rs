@@ -5,8 +5,10 @@
 
 use std::path::PathBuf;
 
+use crossbeam_channel::Receiver;
+
+use super::job::{self, Polled};
 use crate::browse::LibrarySnapshot;
-use crossbeam_channel::{Receiver, TryRecvError, bounded};
 
 /// What a load delivers, in order.
 #[derive(Debug)]
@@ -37,36 +39,29 @@ impl Loader {
         staged: bool,
         ctx: egui::Context,
     ) -> Result<Loader, String> {
-        let (tx, rx) = bounded(2);
-        std::thread::Builder::new()
-            .name("ta-gui-load".into())
-            .spawn(move || {
-                let result = if staged {
-                    LibrarySnapshot::load_staged(&db, model_version.as_deref(), |tracks| {
-                        let _ = tx.send(Loaded::Tracks(tracks));
-                        ctx.request_repaint();
-                    })
-                } else {
-                    LibrarySnapshot::load(&db, model_version.as_deref())
-                };
-                let _ = tx.send(match result {
-                    Ok(snapshot) => Loaded::Complete(snapshot),
-                    Err(e) => Loaded::Failed(e.to_string()),
-                });
-                ctx.request_repaint();
-            })
-            .map_err(|e| format!("cannot start the library loader thread: {e}"))?;
+        let rx = job::spawn("ta-gui-load", &ctx, move |reply| {
+            let result = if staged {
+                LibrarySnapshot::load_staged(&db, model_version.as_deref(), |tracks| {
+                    reply.send(Loaded::Tracks(tracks));
+                })
+            } else {
+                LibrarySnapshot::load(&db, model_version.as_deref())
+            };
+            reply.send(match result {
+                Ok(snapshot) => Loaded::Complete(snapshot),
+                Err(e) => Loaded::Failed(e.to_string()),
+            });
+        })
+        .map_err(|e| format!("cannot start the library loader thread: {e}"))?;
         Ok(Loader { rx })
     }
 
     /// The next delivery once it has arrived; `None` while nothing new is in.
     pub fn poll(&self) -> Option<Loaded> {
-        match self.rx.try_recv() {
-            Ok(loaded) => Some(loaded),
-            Err(TryRecvError::Empty) => None,
-            Err(TryRecvError::Disconnected) => {
-                Some(Loaded::Failed("the library loader stopped unexpectedly".to_owned()))
-            }
+        match job::poll(&self.rx) {
+            Polled::Message(loaded) => Some(loaded),
+            Polled::Nothing => None,
+            Polled::Gone => Some(Loaded::Failed("the library loader stopped unexpectedly".to_owned())),
         }
     }
 }

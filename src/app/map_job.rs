@@ -4,8 +4,9 @@
 
 use std::path::PathBuf;
 
-use crossbeam_channel::{Receiver, TryRecvError, unbounded};
+use crossbeam_channel::Receiver;
 
+use super::job::{self, Polled};
 use crate::jobs::CancelToken;
 use crate::map::{LayoutParams, LayoutProgress, LayoutStage, LibraryMap, layout_for_library};
 
@@ -32,37 +33,28 @@ impl MapJob {
         force: bool,
         ctx: egui::Context,
     ) -> Result<MapJob, String> {
-        let (tx, rx) = unbounded();
         let cancel = CancelToken::new();
         let job_cancel = cancel.clone();
         let version = model_version;
-        std::thread::Builder::new()
-            .name("ta-gui-map".into())
-            .spawn(move || {
-                let progress_tx = tx.clone();
-                let progress_ctx = ctx.clone();
-                let result =
-                    layout_for_library(&db, &version, &LayoutParams::default(), force, &job_cancel, |p| {
-                        let _ = progress_tx.send(MapMsg::Progress(p));
-                        progress_ctx.request_repaint();
-                    });
-                let _ = tx.send(MapMsg::Done(result.map_err(|e| e.to_string())));
-                ctx.request_repaint();
-            })
-            .map_err(|e| format!("cannot start the map thread: {e}"))?;
+        let rx = job::spawn("ta-gui-map", &ctx, move |reply| {
+            let result =
+                layout_for_library(&db, &version, &LayoutParams::default(), force, &job_cancel, |p| {
+                    reply.send(MapMsg::Progress(p));
+                });
+            reply.send(MapMsg::Done(result.map_err(|e| e.to_string())));
+        })
+        .map_err(|e| format!("cannot start the map thread: {e}"))?;
         Ok(MapJob { rx, cancel, progress: None })
     }
 
     /// Takes new progress; returns the result once it has arrived.
     pub fn poll(&mut self) -> Option<Result<LibraryMap, String>> {
         loop {
-            match self.rx.try_recv() {
-                Ok(MapMsg::Progress(p)) => self.progress = Some(p),
-                Ok(MapMsg::Done(result)) => return Some(result),
-                Err(TryRecvError::Empty) => return None,
-                Err(TryRecvError::Disconnected) => {
-                    return Some(Err("the map thread stopped unexpectedly".to_owned()));
-                }
+            match job::poll(&self.rx) {
+                Polled::Message(MapMsg::Progress(p)) => self.progress = Some(p),
+                Polled::Message(MapMsg::Done(result)) => return Some(result),
+                Polled::Nothing => return None,
+                Polled::Gone => return Some(Err("the map thread stopped unexpectedly".to_owned())),
             }
         }
     }

@@ -45,9 +45,9 @@ impl TuneAtlasApp {
             ui.checkbox(&mut self.state.hover_audition, "Hover to listen")
                 .on_hover_text("Play a few seconds of a track when the pointer rests on it");
             if ui.button("Fit").on_hover_text("Show the whole map (or double-click empty space)").clicked() {
-                self.map.reset_view();
+                self.map.view.reset_view();
             }
-            let busy = self.map_job.is_some();
+            let busy = self.map.job.is_some();
             if ui
                 .add_enabled(!busy, egui::Button::new("Recompute"))
                 .on_hover_text("Lay the map out again from scratch (t-SNE)")
@@ -57,16 +57,16 @@ impl TuneAtlasApp {
             }
             ui.weak("scroll: zoom · drag: pan · shift+drag: lasso · double-click: play");
         });
-        match &self.map_state {
+        match &self.map.state {
             MapState::Ready(line) => {
                 ui.weak(line);
             }
-            MapState::Failed(line) if self.map.len() > 0 => {
+            MapState::Failed(line) if self.map.view.len() > 0 => {
                 ui.label(egui::RichText::new(line).color(ui.visuals().warn_fg_color));
             }
             _ => {}
         }
-        if let Some(job) = &self.map_job {
+        if let Some(job) = &self.map.job {
             let mut cancel = false;
             ui.horizontal(|ui| {
                 match job.progress.and_then(|p| p.fraction()) {
@@ -84,7 +84,7 @@ impl TuneAtlasApp {
                 job.cancel();
             }
         }
-        match &self.map_state {
+        match &self.map.state {
             MapState::NoVectors => {
                 ui.add_space(20.0);
                 ui.vertical_centered(|ui| {
@@ -92,18 +92,18 @@ impl TuneAtlasApp {
                 });
                 return;
             }
-            MapState::Computing if self.map.len() == 0 => {
+            MapState::Computing if self.map.view.len() == 0 => {
                 ui.add_space(20.0);
                 ui.vertical_centered(|ui| ui.weak("The map is being computed…"));
                 return;
             }
-            MapState::Failed(message) if self.map.len() == 0 => {
+            MapState::Failed(message) if self.map.view.len() == 0 => {
                 ui.label(egui::RichText::new(message).color(ui.visuals().error_fg_color));
                 return;
             }
             _ => {}
         }
-        let legend = self.legend.clone();
+        let legend = self.map.legend.clone();
         let snapshot = self.snapshot.clone();
         let rows: std::collections::HashMap<i64, &TrackRow> =
             snapshot.tracks.iter().map(|t| (t.id, t)).collect();
@@ -124,8 +124,13 @@ impl TuneAtlasApp {
         };
         let events = egui::Frame::NONE
             .show(ui, |ui| {
-                let events =
-                    self.map.show(ui, self.selected, &self.neighbours, &label, self.state.hover_audition);
+                let events = self.map.view.show(
+                    ui,
+                    self.selection.track,
+                    &self.selection.neighbours,
+                    &label,
+                    self.state.hover_audition,
+                );
                 if let Some(legend) = &legend {
                     draw_legend(ui, legend);
                 }

@@ -14,20 +14,24 @@
 //! - `player_ui`: the player bar over the core's player thread;
 //! - `export_ui`: playlists, tags and projector exports;
 //! - `errors_ui`: the list of files that could not be imported;
-//! - `finetune_ui`: fine-tuning on the user's tags, its LSI preview and results;
+//! - `finetune` (`worker`, `window`, `plots`): fine-tuning on the user's
+//!   tags, its LSI preview and results;
 //! - `menus`: the top bar's menus, the status bar and the welcome page;
 //! - `map_panel`: the map view around the map (colouring, legend, states);
 //! - `capture`: start-up timings and screenshots for tests and benchmarks;
 //! - `library_load`: reading the library snapshot off the UI thread;
+//! - `job`: the named-thread + channel + repaint pattern every panel's
+//!   background work uses;
 //! - `state`: what is remembered between sessions.
 
 mod capture;
 mod embed_job;
 mod errors_ui;
 mod export_ui;
-mod finetune_ui;
+mod finetune;
 mod format;
 mod import_ui;
+mod job;
 mod library_load;
 mod library_ui;
 mod map_colors;
@@ -51,6 +55,7 @@ use crate::browse::LibrarySnapshot;
 use crate::map::MapOutcome;
 use crate::store::{Store, TagSource, TrackRow};
 
+use capture::{Capture, StartupClock};
 use errors_ui::ErrorsWindow;
 use export_ui::{ExportKind, Exporter};
 use import_ui::{ImportPanel, ImportUiEvent};
@@ -177,44 +182,45 @@ pub struct TuneAtlasApp {
     /// Bumped whenever `snapshot` is replaced (caches key on it).
     generation: u64,
     library: LibraryView,
-    map: MapView,
-    map_job: Option<MapJob>,
-    map_state: MapState,
-    legend: Option<Legend>,
+    map: MapArea,
     track_panel: TrackPanel,
-    selected: Option<i64>,
-    neighbours: Vec<i64>,
-    path_start: Option<i64>,
+    selection: Selection,
     import: ImportPanel,
     last_reload: Instant,
     errors_window: ErrorsWindow,
     exporter: Exporter,
-    finetune: finetune_ui::FineTunePanel,
+    finetune: finetune::FineTunePanel,
     /// The offer to re-embed with a newer built-in model.
     upgrade: upgrade_ui::UpgradePanel,
     player: PlayerBar,
     notice: Option<Notice>,
-    screenshot: Option<PathBuf>,
-    screenshot_rx: Option<crossbeam_channel::Receiver<Arc<egui::ColorImage>>>,
-    frames_ready: u32,
-    startup: StartupClock,
+    capture: Capture,
 }
 
-/// Cold-start timings (`--startup-report`).
-#[derive(Debug)]
-struct StartupClock {
-    started_at: Instant,
-    report: bool,
-    first_frame_ms: Option<f64>,
-    library_ms: Option<f64>,
-    embedding_ms: Option<f64>,
-    map_ms: Option<f64>,
+/// The map view with its background layout and colouring.
+struct MapArea {
+    view: MapView,
+    /// The layout being computed, if any.
+    job: Option<MapJob>,
+    state: MapState,
+    legend: Option<Legend>,
 }
 
-impl StartupClock {
-    fn mark(&self, slot: Option<f64>) -> Option<f64> {
-        slot.or_else(|| Some(self.started_at.elapsed().as_secs_f64() * 1e3))
+impl MapArea {
+    fn new(generation: u64) -> MapArea {
+        MapArea { view: MapView::new(generation), job: None, state: MapState::NoVectors, legend: None }
     }
+}
+
+/// The selected track and what follows from it.
+#[derive(Debug, Default)]
+struct Selection {
+    /// The track shown in the track panel and ringed on the map.
+    track: Option<i64>,
+    /// Its true nearest neighbours (ringed on the map).
+    neighbours: Vec<i64>,
+    /// Where a song path starts, once chosen.
+    path_start: Option<i64>,
 }
 
 impl TuneAtlasApp {
@@ -245,31 +251,28 @@ impl TuneAtlasApp {
             snapshot: Arc::new(LibrarySnapshot::default()),
             generation: 0,
             library: LibraryView::default(),
-            map: MapView::new(1),
-            map_job: None,
-            map_state: MapState::NoVectors,
-            legend: None,
+            map: MapArea::new(1),
             track_panel: TrackPanel::default(),
-            selected: None,
-            neighbours: Vec::new(),
-            path_start: None,
+            selection: Selection::default(),
             last_reload: Instant::now(),
             errors_window: ErrorsWindow::default(),
             exporter: Exporter::default(),
-            finetune: finetune_ui::FineTunePanel::default(),
+            finetune: finetune::FineTunePanel::default(),
             upgrade: upgrade_ui::UpgradePanel::default(),
             player,
             notice: None,
-            screenshot: options.screenshot,
-            screenshot_rx: None,
-            frames_ready: 0,
-            startup: StartupClock {
-                started_at: options.started_at,
-                report: options.startup_report,
-                first_frame_ms: None,
-                library_ms: None,
-                embedding_ms: None,
-                map_ms: None,
+            capture: Capture {
+                screenshot: options.screenshot,
+                screenshot_rx: None,
+                frames_ready: 0,
+                startup: StartupClock {
+                    started_at: options.started_at,
+                    report: options.startup_report,
+                    first_frame_ms: None,
+                    library_ms: None,
+                    embedding_ms: None,
+                    map_ms: None,
+                },
             },
         };
         if options.demo {
@@ -285,8 +288,15 @@ impl TuneAtlasApp {
     pub fn is_settled(&self) -> bool {
         self.loaded_once
             && matches!(self.load, LoadState::Ready)
-            && self.map_job.is_none()
+            && self.map.job.is_none()
             && !self.import.is_running()
+    }
+
+    /// The track ids of the similar-track list the track panel shows (`None`
+    /// before it has shown one): what `tests/it/gui.rs` compares with
+    /// `tuneatlas similar` for the same track.
+    pub fn shown_similar_ids(&self) -> Option<Vec<i64>> {
+        self.track_panel.shown_similar_ids()
     }
 
     /// Switches to another library file (the demo, or one chosen by the user).
@@ -295,17 +305,17 @@ impl TuneAtlasApp {
             self.notify("Wait for the import to finish (or cancel it) before switching libraries.", true);
             return;
         }
-        self.map_job = None;
-        self.map_state = MapState::NoVectors;
-        self.selected = None;
-        self.neighbours.clear();
-        self.path_start = None;
+        self.map.job = None;
+        self.map.state = MapState::NoVectors;
+        self.selection.track = None;
+        self.selection.neighbours.clear();
+        self.selection.path_start = None;
         self.loaded_once = false;
         self.state.last_db = Some(db.clone());
         self.import = ImportPanel::new(db.clone());
         self.db = db;
         self.library = LibraryView::default();
-        self.map = MapView::new(1);
+        self.map.view = MapView::new(1);
         self.reload(ctx);
     }
 
@@ -357,7 +367,7 @@ impl TuneAtlasApp {
         self.snapshot = Arc::new(snapshot);
         self.generation += 1;
         if version_changed {
-            self.map = MapView::new(self.generation);
+            self.map.view = MapView::new(self.generation);
         }
         self.refresh_neighbours();
         self.start_map(ctx, false);
@@ -366,38 +376,38 @@ impl TuneAtlasApp {
     /// Lays out the map for the snapshot's model version in the background.
     fn start_map(&mut self, ctx: &egui::Context, force: bool) {
         let Some(version) = self.snapshot.model_version.clone() else {
-            self.map_state = MapState::NoVectors;
+            self.map.state = MapState::NoVectors;
             return;
         };
         if !self.snapshot.embedding_loaded {
             // The first step of a staged load: the vectors are on their way.
-            self.map_state = MapState::Computing;
+            self.map.state = MapState::Computing;
             return;
         }
         if self.snapshot.index.is_none() {
-            self.map_state = MapState::NoVectors;
+            self.map.state = MapState::NoVectors;
             return;
         }
         match MapJob::spawn(self.db.clone(), version, force, ctx.clone()) {
             Ok(job) => {
-                self.map_job = Some(job);
-                if self.map.len() == 0 {
-                    self.map_state = MapState::Computing;
+                self.map.job = Some(job);
+                if self.map.view.len() == 0 {
+                    self.map.state = MapState::Computing;
                 }
             }
-            Err(message) => self.map_state = MapState::Failed(message),
+            Err(message) => self.map.state = MapState::Failed(message),
         }
     }
 
     fn recolor(&mut self) {
         let (colors, legend) = map_colors::colors(
-            self.map.ids(),
+            self.map.view.ids(),
             &self.snapshot.tags,
             &self.snapshot.user_tags,
             &self.state.color_by,
         );
-        self.map.set_colors(colors);
-        self.legend = Some(legend);
+        self.map.view.set_colors(colors);
+        self.map.legend = Some(legend);
     }
 
     /// Picks up finished background work. Called first thing every frame.
@@ -409,23 +419,26 @@ impl TuneAtlasApp {
                 Loaded::Tracks(snapshot) => {
                     // The table is usable; vectors and tags are still coming.
                     self.set_snapshot(ctx, snapshot);
-                    self.startup.library_ms = self.startup.mark(self.startup.library_ms);
+                    self.capture.startup.library_ms =
+                        self.capture.startup.mark(self.capture.startup.library_ms);
                 }
                 Loaded::Complete(snapshot) => {
                     self.set_snapshot(ctx, snapshot);
                     self.loaded_once = true;
-                    self.startup.library_ms = self.startup.mark(self.startup.library_ms);
-                    self.startup.embedding_ms = self.startup.mark(self.startup.embedding_ms);
+                    self.capture.startup.library_ms =
+                        self.capture.startup.mark(self.capture.startup.library_ms);
+                    self.capture.startup.embedding_ms =
+                        self.capture.startup.mark(self.capture.startup.embedding_ms);
                     self.load = LoadState::Ready;
                 }
                 Loaded::Failed(message) => self.load = LoadState::Failed(message),
             }
         }
-        if let Some(job) = &mut self.map_job
+        if let Some(job) = &mut self.map.job
             && let Some(result) = job.poll()
         {
             let cancelled = job.is_cancelled();
-            self.map_job = None;
+            self.map.job = None;
             match result {
                 Ok(map) => {
                     let points: Vec<(i64, [f32; 2])> =
@@ -437,21 +450,21 @@ impl TuneAtlasApp {
                         }
                         MapOutcome::Recomputed { .. } => "new t-SNE layout".to_owned(),
                     };
-                    self.map.set_points(points, Vec::new());
+                    self.map.view.set_points(points, Vec::new());
                     self.recolor();
-                    self.startup.map_ms = self.startup.mark(self.startup.map_ms);
-                    self.map_state = MapState::Ready(format!(
+                    self.capture.startup.map_ms = self.capture.startup.mark(self.capture.startup.map_ms);
+                    self.map.state = MapState::Ready(format!(
                         "{} tracks · {} · model {}",
-                        self.map.len(),
+                        self.map.view.len(),
                         how,
                         map.model_version
                     ));
                 }
                 Err(_) if cancelled => {
-                    self.map_state = MapState::Failed("Map computation cancelled.".to_owned())
+                    self.map.state = MapState::Failed("Map computation cancelled.".to_owned())
                 }
                 Err(message) => {
-                    self.map_state = MapState::Failed(format!("The map could not be computed: {message}"))
+                    self.map.state = MapState::Failed(format!("The map could not be computed: {message}"))
                 }
             }
         }
@@ -476,12 +489,12 @@ impl TuneAtlasApp {
 
     /// Makes `track_id` the selected track everywhere.
     fn select(&mut self, track_id: Option<i64>) {
-        self.selected = track_id;
+        self.selection.track = track_id;
         self.refresh_neighbours();
     }
 
     fn refresh_neighbours(&mut self) {
-        self.neighbours = match (self.selected, &self.snapshot.index) {
+        self.selection.neighbours = match (self.selection.track, &self.snapshot.index) {
             (Some(id), Some(index)) => index
                 .top_k_by_id(id, MAP_NEIGHBOURS, |_| true)
                 .map(|n| n.into_iter().map(|n| n.track_id).collect())
@@ -509,7 +522,7 @@ impl TuneAtlasApp {
             TrackAction::Select(id) => {
                 self.select(Some(id));
                 self.library.select_id(Some(id));
-                self.map.focus(id);
+                self.map.view.focus(id);
             }
             TrackAction::Play(ids) => self.play(&ids),
             TrackAction::Radio(seed) => {
@@ -541,7 +554,7 @@ impl TuneAtlasApp {
                 }
             }
             TrackAction::SetPathStart(id) => {
-                self.path_start = Some(id);
+                self.selection.path_start = Some(id);
                 self.notify(
                     format!("Song path starts at {}. Now select the track to end at.", self.title_of(id)),
                     false,
@@ -666,7 +679,7 @@ fn fonts_with_symbols() -> egui::FontDefinitions {
 impl eframe::App for TuneAtlasApp {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         let ctx = ui.ctx().clone();
-        self.startup.first_frame_ms = self.startup.mark(self.startup.first_frame_ms);
+        self.capture.startup.first_frame_ms = self.capture.startup.mark(self.capture.startup.first_frame_ms);
         self.poll(&ctx);
         self.shortcuts(&ctx);
         self.startup_step(&ctx);
@@ -693,7 +706,7 @@ impl eframe::App for TuneAtlasApp {
             egui::Panel::right("track_panel").default_size(340.0).min_size(240.0).show(ui, |ui| {
                 egui::ScrollArea::vertical().show(ui, |ui| {
                     let snapshot = self.snapshot.clone();
-                    let row = self.selected.and_then(|id| self.library.row(id).cloned());
+                    let row = self.selection.track.and_then(|id| self.library.row(id).cloned());
                     match row {
                         None => {
                             ui.weak("Select a track in the library or on the map to see its tags and similar tracks.");
@@ -708,7 +721,7 @@ impl eframe::App for TuneAtlasApp {
                                 self.generation,
                                 &row,
                                 &selection,
-                                self.path_start,
+                                self.selection.path_start,
                                 &titles,
                             );
                             for action in actions {
@@ -739,7 +752,7 @@ impl eframe::App for TuneAtlasApp {
                             match event {
                                 TableEvent::Selected(id) => {
                                     self.select(Some(id));
-                                    self.map.focus(id);
+                                    self.map.view.focus(id);
                                 }
                                 TableEvent::Play(ids) => self.play(&ids),
                             }

@@ -74,6 +74,15 @@ impl TrackPanel {
         self.cached.as_ref().map_or_else(|| Ok(Vec::new()), |(_, _, _, result)| result.clone())
     }
 
+    /// The ids of the similar list last shown (`None` before one was
+    /// computed, or when it failed).
+    pub fn shown_similar_ids(&self) -> Option<Vec<i64>> {
+        match &self.cached {
+            Some((_, _, _, Ok(list))) => Some(list.iter().map(|s| s.track_id).collect()),
+            _ => None,
+        }
+    }
+
     /// Draws the panel for `row` (with `selection` the ids selected in the
     /// table or on the map, for tagging several at once).
     #[allow(clippy::too_many_arguments)]
@@ -258,7 +267,8 @@ impl TrackPanel {
                             actions.push(TrackAction::Select(s.track_id));
                         }
                         if !s.shared_tags.is_empty() {
-                            ui.weak(s.shared_tags.join(", "));
+                            let tags: Vec<&str> = s.shared_tags.iter().map(|t| t.tag.as_str()).collect();
+                            ui.weak(tags.join(", "));
                         }
                     });
                 }

@@ -13,9 +13,10 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender, unbounded};
+use crossbeam_channel::Receiver;
 
 use super::embed_job::{EmbedProgress, embed_missing};
+use super::job::{self, Reply};
 use crate::browse::LibrarySnapshot;
 use crate::jobs::CancelToken;
 use crate::library::EmbedSummary;
@@ -124,14 +125,12 @@ impl UpgradePanel {
     }
 
     fn start(&mut self, ctx: &egui::Context, db: &Path, to: String) {
-        let (tx, rx) = unbounded();
         let cancel = CancelToken::new();
-        let (db, job_cancel, job_ctx) = (db.to_path_buf(), cancel.clone(), ctx.clone());
-        let spawned = std::thread::Builder::new()
-            .name("ta-gui-upgrade".into())
-            .spawn(move || upgrade_thread(&db, &job_cancel, &tx, &job_ctx));
+        let (db, job_cancel) = (db.to_path_buf(), cancel.clone());
+        let spawned =
+            job::spawn("ta-gui-upgrade", ctx, move |reply| upgrade_thread(&db, &job_cancel, &reply));
         match spawned {
-            Ok(_) => {
+            Ok(rx) => {
                 self.last = None;
                 self.job = Some(UpgradeJob {
                     rx,
@@ -217,17 +216,13 @@ impl UpgradePanel {
 
 /// The `ta-gui-upgrade` thread: embed every track without a vector for the
 /// built-in model.
-fn upgrade_thread(db: &Path, cancel: &CancelToken, tx: &Sender<UpgradeMsg>, ctx: &egui::Context) {
-    let send = |m: UpgradeMsg| {
-        let _ = tx.send(m);
-        ctx.request_repaint();
-    };
+fn upgrade_thread(db: &Path, cancel: &CancelToken, reply: &Reply<UpgradeMsg>) {
     let result = embed_missing(db, None, cancel, |p| {
-        send(match p {
+        reply.send(match p {
             EmbedProgress::Total(n) => UpgradeMsg::Total(n),
             EmbedProgress::Step { failed } => UpgradeMsg::Step { failed },
             EmbedProgress::Notice(n) => UpgradeMsg::Notice(n),
         });
     });
-    send(UpgradeMsg::Finished(result.map_err(|e| e.to_string())));
+    reply.send(UpgradeMsg::Finished(result.map_err(|e| e.to_string())));
 }

@@ -103,27 +103,27 @@ pub fn bench_finetune(args: &FinetuneBenchArgs, profile: &str) -> anyhow::Result
         "P@10 before",
         "P@10 after"
     );
-    for (i, &layers) in args.layers.iter().enumerate() {
-        let req = FineTuneRequest {
-            parent: ModelBundle::embedded()?,
-            cfg: FineTuneConfig {
-                layers,
-                epochs: args.epochs,
-                batch_tracks: args.batch,
-                topics: args.topics,
-                learning_rate: args.lr,
-                valid_fraction: args.valid_fraction,
-                test_fraction: args.test_fraction,
-                margin: args.margin,
-                positive_min_cos: args.thresholds.first().copied().unwrap_or(0.8),
-                negative_max_cos: args.thresholds.get(1).copied().unwrap_or(0.2),
-                patience_epochs: 0,
-                ..FineTuneConfig::default()
-            },
-            models_dir: dir.join("models"),
-            work_dir: dir.join(format!("work-{i}")),
-            version: Some(format!("bench-{layers}")),
+    for &layers in &args.layers {
+        let cfg = FineTuneConfig {
+            layers,
+            epochs: args.epochs,
+            batch_tracks: args.batch,
+            topics: args.topics,
+            learning_rate: args.lr,
+            valid_fraction: args.valid_fraction,
+            test_fraction: args.test_fraction,
+            margin: args.margin,
+            positive_min_cos: args.thresholds.first().copied().unwrap_or(0.8),
+            negative_max_cos: args.thresholds.get(1).copied().unwrap_or(0.2),
+            patience_epochs: 0,
+            ..FineTuneConfig::default()
         };
+        let req = FineTuneRequest::in_models_dir(
+            dir.join("models"),
+            ModelBundle::embedded()?,
+            cfg,
+            Some(format!("bench-{layers}")),
+        );
         // Seconds inside optimizer steps only (the loop's total also holds
         // the per-epoch validation passes).
         // (Each step reports batch / seconds; the batch is known after the run.)
@@ -139,7 +139,7 @@ pub fn bench_finetune(args: &FinetuneBenchArgs, profile: &str) -> anyhow::Result
         let s = out.train_seconds.max(1e-9);
         let batch = out.tracks_seen / out.steps.max(1);
         let step_s = seconds_per_track * batch as f64;
-        let p10 = out.table.get(tuneatlas::train::finetune_eval::LSI_ROW, 10);
+        let p10 = out.table.get(tuneatlas::train::finetune::eval::LSI_ROW, 10);
         let fmt = |v: Option<f64>| v.map_or_else(|| "—".into(), |p| format!("{p:.3}"));
         println!(
             "{:<6} {:>6} {:>7} {:>8.1} {:>9.1} {:>11.1} {:>9.1} {:>8.1} {:>14.1} {:>13} {:>13}",

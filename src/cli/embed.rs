@@ -22,10 +22,7 @@ pub struct EmbedArgs {
 
 /// Embeds every track without a vector for the chosen model.
 pub fn run(db: &Path, args: &EmbedArgs) -> anyhow::Result<()> {
-    if !db.exists() {
-        anyhow::bail!("no library yet at {} (run `tuneatlas import DIR` first)", db.display());
-    }
-    let mut store = Store::open(db)?;
+    let mut store = super::common::open_existing(db)?;
     let mut embedder = args.model.load()?;
     let cancel = super::cancel_on_ctrl_c("tracks");
     let bar = ProgressBar::new(0);

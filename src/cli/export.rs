@@ -8,6 +8,8 @@ use tuneatlas::export::{write_m3u, write_projector_tsv, write_tags_csv, write_ta
 use tuneatlas::index::resolve_track;
 use tuneatlas::store::{Store, TrackRow};
 
+use super::common::{known_model_version, open_existing};
+
 /// What `tuneatlas export` writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ExportFormat {
@@ -38,32 +40,6 @@ pub struct ExportArgs {
     pub tracks: Vec<String>,
 }
 
-fn open_existing(db: &Path) -> anyhow::Result<Store> {
-    if !db.exists() {
-        anyhow::bail!("no library yet at {} (run `tuneatlas import DIR` first)", db.display());
-    }
-    Ok(Store::open(db)?)
-}
-
-/// The model version to export: the one asked for (which must exist), else
-/// the library's usual one; `None` when the library was never embedded.
-fn model_version(store: &Store, requested: Option<&str>) -> anyhow::Result<Option<String>> {
-    match requested {
-        Some(v) => {
-            let models = store.models()?;
-            if !models.iter().any(|m| m.version == v) {
-                let known: Vec<&str> = models.iter().map(|m| m.version.as_str()).collect();
-                anyhow::bail!(
-                    "unknown model version {v} (known: {})",
-                    if known.is_empty() { "none".to_string() } else { known.join(", ") }
-                );
-            }
-            Ok(Some(v.to_string()))
-        }
-        None => Ok(store.latest_model_version()?),
-    }
-}
-
 /// The tracks to export: those named (each once, in the order given), or
 /// every present track in library order.
 fn selected_tracks(store: &Store, queries: &[String]) -> anyhow::Result<Vec<TrackRow>> {
@@ -90,7 +66,7 @@ pub fn run(db: &Path, args: &ExportArgs) -> anyhow::Result<()> {
             println!("wrote {n} track(s) to {}", args.out.display());
         }
         ExportFormat::TagsCsv | ExportFormat::TagsJson => {
-            let version = model_version(&store, args.model.as_deref())?;
+            let version = known_model_version(&store, args.model.as_deref())?;
             if version.is_none() {
                 eprintln!("note: no model has embedded this library yet; exporting user tags only");
             }
@@ -106,7 +82,7 @@ pub fn run(db: &Path, args: &ExportArgs) -> anyhow::Result<()> {
             );
         }
         ExportFormat::Projector => {
-            let version = model_version(&store, args.model.as_deref())?.ok_or_else(|| {
+            let version = known_model_version(&store, args.model.as_deref())?.ok_or_else(|| {
                 anyhow::anyhow!("no vectors yet: no model has embedded this library — run `tuneatlas embed`")
             })?;
             if store.count_vectors(&version)? == 0 {

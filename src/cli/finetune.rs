@@ -11,8 +11,10 @@ use tuneatlas::library::import_tags_csv;
 use tuneatlas::model::backend::{DeviceChoice, select_device};
 use tuneatlas::model::infer::Embedder;
 use tuneatlas::model::record::ModelBundle;
-use tuneatlas::store::{DEFAULT_TAG_SET, Store};
-use tuneatlas::train::finetune::{FineTuneConfig, FineTuneEvent, FineTuneRequest, TrainLayers, fine_tune};
+use tuneatlas::store::DEFAULT_TAG_SET;
+use tuneatlas::train::finetune::{
+    FineTuneConfig, FineTuneEvent, FineTuneRequest, TrainLayers, fine_tune, fine_tune_or_cpu,
+};
 use tuneatlas::train::trainer::TrainEvent;
 
 /// Arguments of `tuneatlas finetune`.
@@ -105,10 +107,7 @@ fn figures(m: &[(String, f64)]) -> String {
 
 /// Runs `tuneatlas finetune`.
 pub fn run(db: &Path, args: &FinetuneArgs) -> anyhow::Result<()> {
-    if !db.exists() {
-        anyhow::bail!("no library yet at {} (run `tuneatlas import DIR` first)", db.display());
-    }
-    let mut store = Store::open(db)?;
+    let mut store = super::common::open_existing(db)?;
     let mut sets = args.sets.clone();
     if let Some(csv) = &args.tags {
         let default_set = args.sets.first().map_or(DEFAULT_TAG_SET, String::as_str);
@@ -126,18 +125,7 @@ pub fn run(db: &Path, args: &FinetuneArgs) -> anyhow::Result<()> {
     if let Some(n) = &device.notice {
         eprintln!("note: {n}");
     }
-    let models_dir = tuneatlas::config::models_dir(db);
-    let req = FineTuneRequest {
-        parent,
-        cfg: args.config(sets),
-        work_dir: models_dir.join(format!(
-            "{}{}",
-            tuneatlas::train::scratch::SCRATCH_PREFIX,
-            std::process::id()
-        )),
-        models_dir,
-        version: args.version.clone(),
-    };
+    let req = FineTuneRequest::for_library(db, parent, args.config(sets), args.version.clone());
     eprintln!(
         "fine-tuning {} ({} layers) on {}",
         req.parent.card.version, req.cfg.layers, device.description
@@ -171,7 +159,13 @@ pub fn run(db: &Path, args: &FinetuneArgs) -> anyhow::Result<()> {
         }
         FineTuneEvent::Train(_) => {}
     };
-    let outcome = fine_tune(&mut store, &req, &device, &cancel, &mut on_event);
+    // As in the window: a run that fails on an automatically chosen GPU is
+    // tried again on the CPU; a user who forced the GPU gets the error.
+    let outcome = if args.device == DeviceChoice::Gpu {
+        fine_tune(&mut store, &req, &device, &cancel, &mut on_event)
+    } else {
+        fine_tune_or_cpu(&mut store, &req, &device, &cancel, &mut on_event)
+    };
     features.finish_and_clear();
     steps.finish_and_clear();
     let outcome = match outcome {

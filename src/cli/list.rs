@@ -4,7 +4,8 @@
 use std::path::Path;
 
 use clap::Args;
-use tuneatlas::store::Store;
+
+use super::common::open_existing;
 
 /// Arguments of `tuneatlas tracks`.
 #[derive(Debug, Args)]
@@ -23,13 +24,6 @@ pub struct ErrorsArgs {
     /// Print JSON (one array) instead of a table.
     #[arg(long)]
     pub json: bool,
-}
-
-fn open_existing(db: &Path) -> anyhow::Result<Store> {
-    if !db.exists() {
-        anyhow::bail!("no library yet at {} (run `tuneatlas import DIR` first)", db.display());
-    }
-    Ok(Store::open(db)?)
 }
 
 fn fmt_duration(s: f64) -> String {

@@ -9,7 +9,7 @@ use clap::Args;
 use serde::Serialize;
 use tuneatlas::map::{LayoutParams, LayoutProgress, LayoutStage, MapCoord, MapOutcome, layout_for_library};
 
-use super::similar::{model_version, open_existing};
+use super::common::{model_version, open_existing};
 
 /// Arguments of `tuneatlas map`.
 #[derive(Debug, Args)]

@@ -11,7 +11,7 @@ use tuneatlas::index::resolve_track;
 use tuneatlas::playback::{Availability, PlaybackStatus, Player, QueueItem};
 use tuneatlas::store::Store;
 
-use super::similar::open_existing;
+use super::common::open_existing;
 
 /// How often the position line is refreshed.
 const REFRESH: Duration = Duration::from_millis(200);

@@ -10,6 +10,8 @@ use serde::Serialize;
 use tuneatlas::index::resolve_track;
 use tuneatlas::store::{DEFAULT_TAG_SET, Store, TagSource, TrackRow, normalize_tag};
 
+use super::common::open_existing;
+
 /// Arguments of `tuneatlas tag`.
 #[derive(Debug, Args)]
 pub struct TagArgs {
@@ -98,13 +100,6 @@ struct TrackTagsOut {
 struct TagCountOut {
     tag: String,
     tracks: usize,
-}
-
-fn open_existing(db: &Path) -> anyhow::Result<Store> {
-    if !db.exists() {
-        anyhow::bail!("no library yet at {} (run `tuneatlas import DIR` first)", db.display());
-    }
-    Ok(Store::open(db)?)
 }
 
 /// The tracks named on the command line, each once, in the order given.

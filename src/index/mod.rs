@@ -4,7 +4,8 @@
 //! Why a module of its own: the similar-tracks list, radio, song paths and
 //! the GUI's "more like this" all ask the same question — which vectors lie
 //! closest to this one by cosine — and should get the same exact answer from
-//! one implementation, independent of the store and of any UI.
+//! one implementation, independent of any UI. The k-NN and path code work on
+//! vectors alone; only [`lookup`] reads the store (to find a track by name).
 
 pub mod knn;
 pub mod lookup;

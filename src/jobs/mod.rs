@@ -1,8 +1,10 @@
-//! Long-running work (imports now; embedding, t-SNE and training later) runs on
-//! named background threads. This module holds what every such job shares: a
-//! cancel token the GUI's cancel button and the CLI's Ctrl-C both flip, and a
-//! helper that spawns threads with names (so a stack dump or `top -H` says
-//! which part of the pipeline is busy).
+//! Long-running work (import, embedding, map layout, training) runs on named
+//! background threads (ARCHITECTURE.md §6). This module holds what every such
+//! job shares: a cancel token the window's Cancel button and the CLI's Ctrl-C
+//! both flip, and how many workers a CPU-bound stage should use. Threads are
+//! started with `std::thread::Builder::name` (`clippy.toml` disallows the
+//! unnamed `std::thread::spawn`), so a stack dump or `top -H` says which part
+//! of the pipeline is busy.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

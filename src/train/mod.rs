@@ -1,5 +1,5 @@
-//! Training the DPNN: distillation from the musicnn teachers (issue 4) and
-//! fine-tuning on the user's own tags (issue 6).
+//! Training the DPNN: distillation from the musicnn teachers and fine-tuning
+//! on the user's own tags (ARCHITECTURE.md §4).
 //!
 //! Why one module for both: the paper's method is the same in both places —
 //! tags projected into an LSI space pick triplets online, and a hand-written
@@ -14,8 +14,8 @@
 //!   [`lsi_view`]: what that space looks like for the user's tags (GUI preview);
 //! - [`trainer`]: the loop (events, cancel, checkpoints, resume);
 //! - [`distill`]: the distillation objective;
-//! - [`finetune`]: the fine-tuning objective on the user's tags, and the
-//!   run that makes a new model version; [`finetune_eval`]: its P@k table;
+//! - [`finetune`]: the fine-tuning objective on the user's tags, the run
+//!   that makes a new model version, and its P@k table ([`finetune::eval`]);
 //! - [`eval`]: model and teacher figures on a list of tracks;
 //! - [`versions`]: the weights of a model version, deleting one;
 //! - [`scratch`]: a run's scratch folder, and sweeping up those of killed runs;
@@ -28,7 +28,6 @@ pub mod distill;
 pub mod eval;
 pub mod features;
 pub mod finetune;
-pub mod finetune_eval;
 pub mod lsi;
 pub mod lsi_view;
 pub mod metrics;

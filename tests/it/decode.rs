@@ -288,6 +288,8 @@ fn seeking_gives_the_same_audio_as_decoding_through() {
 }
 
 #[test]
+// A throwaway thread whose name nobody will read (see clippy.toml).
+#[allow(clippy::disallowed_methods)]
 fn an_open_file_can_move_to_a_worker_thread() {
     fn assert_send<T: Send>() {}
     assert_send::<AudioFile>();

@@ -3,7 +3,7 @@
 //! The fixtures in `tests/fixtures/golden/` are made by `make_golden.py`
 //! (librosa `feature.melspectrogram(n_fft=2048, hop_length=1024, n_mels=80,
 //! fmin=16, fmax=11000, pad_mode='reflect')` + `power_to_db(ref=1.0,
-//! amin=1e-10, top_db=None)`), so this test pins DESIGN §3: if it fails,
+//! amin=1e-10, top_db=None)`), so this test pins ARCHITECTURE.md §3: if it fails,
 //! features no longer match what the model was trained on.
 //!
 //! Tolerance: |Δ| ≤ 0.01 dB wherever librosa's value is above −60 dB, and

@@ -14,10 +14,10 @@ use tuneatlas::library::{
 use tuneatlas::model::backend::ComputeDevice;
 use tuneatlas::model::record::ModelBundle;
 use tuneatlas::store::{Store, TagSource};
+use tuneatlas::train::finetune::eval::LSI_ROW;
 use tuneatlas::train::finetune::{
     FineTuneConfig, FineTuneEvent, FineTuneRequest, TaggedTracks, TrainLayers, fine_tune,
 };
-use tuneatlas::train::finetune_eval::LSI_ROW;
 use tuneatlas::train::lsi_view::{LsiView, LsiViewSettings};
 use tuneatlas::train::synth_tags::{SYNTH_TAG_SETS, SynthTrack, tags_csv, write_tagged_corpus};
 use tuneatlas::train::trainer::TrainEvent;

@@ -233,6 +233,42 @@ fn selecting_a_track_fills_the_track_panel_with_tags_and_similar_tracks() {
     harness.snapshot("track_panel");
 }
 
+/// The window's similar-track list and `tuneatlas similar` are one rule:
+/// for the same track, with and without "not same album", they list the
+/// same tracks in the same order.
+#[test]
+fn the_track_panel_and_the_similar_command_list_the_same_tracks() {
+    let dir = scratch("similar_same_as_cli");
+    let db = small_library(&dir);
+    let mut harness = harness(db.clone());
+    settle(&mut harness);
+    harness.get_by_label("Low Tones 03").click();
+    settle(&mut harness);
+    let cli = |extra: &[&str]| -> Vec<i64> {
+        let store = Store::open(&db).unwrap();
+        let id = store.tracks(false).unwrap().into_iter().find(|t| t.title == "Low Tones 03").unwrap().id;
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_tuneatlas"))
+            .env_remove("TUNEATLAS_DB")
+            .arg("--db")
+            .arg(&db)
+            .args(["similar", &id.to_string(), "-k", "20", "--json"])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        json["neighbors"].as_array().unwrap().iter().map(|n| n["id"].as_i64().unwrap()).collect()
+    };
+    let all = harness.state().shown_similar_ids().expect("the panel shows a list");
+    assert_eq!(all.len(), 20);
+    assert_eq!(all, cli(&[]));
+    harness.get_by_label("not same album").click();
+    settle(&mut harness);
+    let other_albums = harness.state().shown_similar_ids().expect("the panel shows a list");
+    assert_eq!(other_albums, cli(&["--exclude-same-album"]));
+    assert_eq!(other_albums.len(), 16, "the 7 other low tones are left out");
+}
+
 /// The real binary in a real window: under Xvfb (a virtual X server) with
 /// lavapipe for wgpu, `tuneatlas --screenshot` opens the window on a small
 /// library, waits until it is ready, saves what the window shows and quits.

@@ -7,12 +7,16 @@
 //! and the tests use the same loader, so what the window shows is what the
 //! core computes.
 
+mod similar;
+
 use std::collections::HashMap;
 use std::path::Path;
 
-use crate::index::{Neighbor, VectorIndex};
+use crate::Result;
+use crate::index::VectorIndex;
 use crate::store::{FileErrorRow, ModelRow, Store, TagMatrix, TrackRow};
-use crate::{Error, Result};
+
+pub use similar::{SharedTag, SimilarOptions, SimilarTrack, shared_tags, similar_tracks};
 
 /// Everything the library, map and track views show, for one model version.
 #[derive(Debug, Default)]
@@ -144,68 +148,4 @@ impl LibrarySnapshot {
             })
             .unwrap_or_default()
     }
-}
-
-/// Options of a similar-track list.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct SimilarOptions {
-    /// Leave out tracks from the query track's album.
-    pub exclude_same_album: bool,
-    /// Leave out tracks by the query track's artist.
-    pub exclude_same_artist: bool,
-}
-
-/// One entry of a similar-track list.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SimilarTrack {
-    /// The neighbour.
-    pub track_id: i64,
-    /// Cosine distance (1 − cosine similarity) in the embedding space.
-    pub distance: f32,
-    /// Predicted tags both tracks have among their top three per category.
-    pub shared_tags: Vec<String>,
-}
-
-/// The `k` tracks nearest `track_id` in the snapshot's embedding space,
-/// with the filters applied and the tags they share. Errors when the track
-/// has no vector for the snapshot's model version.
-pub fn similar_tracks(
-    snapshot: &LibrarySnapshot,
-    track_id: i64,
-    k: usize,
-    options: SimilarOptions,
-) -> Result<Vec<SimilarTrack>> {
-    let version = snapshot.model_version.as_deref().unwrap_or("(none)");
-    let no_vector = || Error::Invalid(format!("track {track_id} has no vector for model {version} yet"));
-    let index = snapshot.index.as_ref().ok_or_else(no_vector)?;
-    let by_id: HashMap<i64, &TrackRow> = snapshot.tracks.iter().map(|t| (t.id, t)).collect();
-    let query = by_id.get(&track_id).copied();
-    let same = |a: &Option<String>, b: &Option<String>| a.is_some() && a == b;
-    let exclude = |id: i64| {
-        let Some(q) = query else { return false };
-        let Some(t) = by_id.get(&id) else { return true };
-        (options.exclude_same_album && same(&q.album, &t.album))
-            || (options.exclude_same_artist && same(&q.artist, &t.artist))
-    };
-    let neighbours: Vec<Neighbor> =
-        index.top_k_by_id(track_id, k, |id| !exclude(id)).ok_or_else(no_vector)?;
-    let top_tags = |id: i64| -> Vec<String> {
-        let mut out = Vec::new();
-        for category in ["genre", "style", "mood", "theme"] {
-            let Some(row) = snapshot.tags.row(id) else { return out };
-            let mut cols: Vec<usize> = snapshot.tags.category_columns(category);
-            cols.sort_by(|a, b| row[*b].total_cmp(&row[*a]));
-            out.extend(cols.into_iter().take(3).map(|c| snapshot.tags.tags[c].1.clone()));
-        }
-        out
-    };
-    let mine = top_tags(track_id);
-    Ok(neighbours
-        .into_iter()
-        .map(|n| {
-            let theirs = top_tags(n.track_id);
-            let shared_tags = mine.iter().filter(|t| theirs.contains(t)).cloned().collect();
-            SimilarTrack { track_id: n.track_id, distance: n.distance, shared_tags }
-        })
-        .collect())
 }

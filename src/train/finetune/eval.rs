@@ -9,8 +9,8 @@
 //! positive threshold). k = 10 and 100 where the held-out set is large
 //! enough (k must be below the number of held-out tracks).
 
-use super::finetune::FineTuneData;
-use super::metrics::p_at_k_by;
+use super::FineTuneData;
+use crate::train::metrics::p_at_k_by;
 
 /// The k values of the table, as in the paper.
 pub const TABLE_KS: [usize; 2] = [10, 100];
