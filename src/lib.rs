@@ -24,6 +24,7 @@ pub mod map;
 pub mod model;
 pub mod playback;
 pub mod store;
+pub mod text;
 pub mod train;
 
 pub use error::{Error, Result, TagProblem};

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
-use tuneatlas::export::{write_m3u, write_projector_tsv, write_tags_csv, write_tags_json};
+use tuneatlas::export::{write_m3u_report, write_projector_tsv, write_tags_csv, write_tags_json};
 use tuneatlas::index::resolve_track;
 use tuneatlas::store::{Store, TrackRow};
 
@@ -40,9 +40,10 @@ pub struct ExportArgs {
 
 fn open_existing(db: &Path) -> anyhow::Result<Store> {
     if !db.exists() {
-        anyhow::bail!("no library yet at {} (run `tuneatlas import DIR` first)", db.display());
+        anyhow::bail!("no library yet at {} (run `tuneatlas import DIR` first)", tuneatlas::text::shown(db));
     }
-    Ok(Store::open(db)?)
+    // Read-only: looking must never migrate, lock or otherwise change a library.
+    Ok(Store::open_read_only(db)?)
 }
 
 /// The model version to export: the one asked for (which must exist), else
@@ -86,8 +87,14 @@ pub fn run(db: &Path, args: &ExportArgs) -> anyhow::Result<()> {
     let tracks = selected_tracks(&store, &args.tracks)?;
     match args.format {
         ExportFormat::M3u => {
-            let n = write_m3u(&tracks, &args.out)?;
-            println!("wrote {n} track(s) to {}", args.out.display());
+            let report = write_m3u_report(&tracks, &args.out)?;
+            for (id, path) in &report.skipped {
+                eprintln!(
+                    "left out track {id}: its path holds a line break, which a playlist line cannot: {}",
+                    tuneatlas::text::shown(path)
+                );
+            }
+            println!("wrote {} track(s) to {}", report.written, tuneatlas::text::shown(&args.out));
         }
         ExportFormat::TagsCsv | ExportFormat::TagsJson => {
             let version = model_version(&store, args.model.as_deref())?;

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use clap::Args;
 use tuneatlas::store::Store;
+use tuneatlas::text::{shown, shown_text};
 
 /// Arguments of `tuneatlas tracks`.
 #[derive(Debug, Args)]
@@ -27,9 +28,10 @@ pub struct ErrorsArgs {
 
 fn open_existing(db: &Path) -> anyhow::Result<Store> {
     if !db.exists() {
-        anyhow::bail!("no library yet at {} (run `tuneatlas import DIR` first)", db.display());
+        anyhow::bail!("no library yet at {} (run `tuneatlas import DIR` first)", tuneatlas::text::shown(db));
     }
-    Ok(Store::open(db)?)
+    // Read-only: looking must never migrate, lock or otherwise change a library.
+    Ok(Store::open_read_only(db)?)
 }
 
 fn fmt_duration(s: f64) -> String {
@@ -51,10 +53,12 @@ pub fn tracks(db: &Path, args: &TracksArgs) -> anyhow::Result<()> {
     );
     for r in &rows {
         let cut = |s: &str, n: usize| -> String {
+            // Tags are file content: their control characters must not reach the terminal.
+            let s = shown_text(s);
             if s.chars().count() > n {
                 format!("{}…", s.chars().take(n - 1).collect::<String>())
             } else {
-                s.to_string()
+                s
             }
         };
         println!(
@@ -82,7 +86,7 @@ pub fn errors(db: &Path, args: &ErrorsArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     for e in &rows {
-        println!("{}: {}", e.reason, e.path.display());
+        println!("{}: {}", shown_text(&e.reason), shown(&e.path));
     }
     println!("{} files with errors", rows.len());
     Ok(())

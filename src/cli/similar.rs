@@ -82,7 +82,7 @@ impl From<&TrackRow> for TrackRef {
             title: t.title.clone(),
             artist: t.artist.clone(),
             album: t.album.clone(),
-            path: t.path.to_string_lossy().into_owned(),
+            path: tuneatlas::text::shown(&t.path),
         }
     }
 }
@@ -141,9 +141,10 @@ struct TagsOutput {
 
 pub(super) fn open_existing(db: &Path) -> anyhow::Result<Store> {
     if !db.exists() {
-        anyhow::bail!("no library yet at {} (run `tuneatlas import DIR` first)", db.display());
+        anyhow::bail!("no library yet at {} (run `tuneatlas import DIR` first)", tuneatlas::text::shown(db));
     }
-    Ok(Store::open(db)?)
+    // Read-only: looking must never migrate, lock or otherwise change a library.
+    Ok(Store::open_read_only(db)?)
 }
 
 /// The model version to use: the one asked for (which must exist), or the
