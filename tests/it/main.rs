@@ -15,6 +15,7 @@ mod finetune;
 mod finetune_gui;
 #[cfg(feature = "gui")]
 mod gui;
+mod hostile;
 mod import;
 mod map;
 mod model;
