@@ -10,7 +10,7 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// Reading or writing a file failed (permissions, vanished file, full disk).
-    #[error("{op} failed: {source}: {}", path.display())]
+    #[error("{op} failed: {source}: {}", crate::text::shown(path))]
     Io {
         /// What we were doing, e.g. "open" or "read".
         op: &'static str,
@@ -22,7 +22,7 @@ pub enum Error {
     },
     /// The file is not audio we can read: unknown container, no audio track,
     /// unsupported codec, or corrupt/truncated data.
-    #[error("{reason}: {}", path.display())]
+    #[error("{reason}: {}", crate::text::shown(path))]
     Decode {
         /// Human-readable reason, e.g. "unsupported codec (ALAC in CAF)".
         reason: String,
@@ -38,7 +38,7 @@ pub enum Error {
     },
     /// The database could not be opened or created at all (read-only folder,
     /// full disk, not a SQLite file).
-    #[error("cannot open the library database ({reason}): {}", path.display())]
+    #[error("cannot open the library database ({reason}): {}", crate::text::shown(path))]
     DbOpen {
         /// What went wrong.
         reason: String,
@@ -48,7 +48,8 @@ pub enum Error {
     /// The database was written by a newer tuneatlas; opening it could lose data.
     #[error(
         "the library database has schema version {found}, newer than this tuneatlas understands \
-         (up to {supported}); please upgrade tuneatlas: {}", path.display()
+         (up to {supported}); please upgrade tuneatlas: {}",
+        crate::text::shown(path)
     )]
     DbTooNew {
         /// Schema version found in the file.
@@ -61,11 +62,24 @@ pub enum Error {
     /// A model directory (or the built-in model) could not be used: missing,
     /// truncated or mismatched weights, or a bad `model.toml`. The reason says
     /// what was expected and what was found.
-    #[error("{reason}: {}", path.display())]
+    #[error("{reason}: {}", crate::text::shown(path))]
     Model {
         /// What is wrong and what was expected.
         reason: String,
         /// The file concerned (`model.toml` or the weights file).
+        path: PathBuf,
+    },
+    /// Another import is running on this library. Two imports at once would
+    /// each take the other's tracks for missing ones, so they take turns.
+    #[error(
+        "another import is running on this library ({holder}); start this one again when that \
+         one has finished: {}",
+        crate::text::shown(path)
+    )]
+    LibraryBusy {
+        /// Who holds the library's import lock, as it described itself.
+        holder: String,
+        /// The database file.
         path: PathBuf,
     },
     /// The user (or a signal) cancelled a long job.

@@ -13,9 +13,11 @@
 //! Formats:
 //! - **M3U** ([`write_m3u`]): extended M3U, UTF-8 text (name it `.m3u8` for
 //!   players that insist), `#EXTINF:<whole seconds>,<artist> - <title>`
-//!   then the absolute path.
+//!   then the absolute path (its raw bytes on Unix). A track whose path
+//!   holds a line break is left out and named ([`write_m3u_report`]).
 //! - **Tags CSV** ([`write_tags_csv`]): one row per track, RFC 4180 quoting;
-//!   columns `track_id, path, title, artist, album, duration_s`, then one
+//!   columns `track_id, path, title, artist, album, duration_s` (paths
+//!   escaped as [`crate::text::shown`] writes them), then one
 //!   column `predicted:<category>:<tag>` per predicted tag (the score, empty
 //!   when the track has none) and one column `user:<set>:<tag>` per user tag
 //!   (`1` when the track has it, else empty): one column per tag, so a
@@ -148,46 +150,72 @@ fn display_name(t: &TrackRow) -> String {
 }
 
 /// The bytes of a path as a playlist line: the raw bytes on Unix (so a
-/// player finds a file whose name is not UTF-8), UTF-8 elsewhere. Fails for
+/// player finds a file whose name is not UTF-8), UTF-8 elsewhere. `None` for
 /// a path with a line break, which no playlist line can hold.
-fn path_line(track: &TrackRow) -> Result<Vec<u8>> {
+fn path_line(track: &TrackRow) -> Result<Option<Vec<u8>>> {
     let path = std::path::absolute(&track.path).map_err(Error::io("resolve", &track.path))?;
     #[cfg(unix)]
     let bytes = std::os::unix::ffi::OsStrExt::as_bytes(path.as_os_str()).to_vec();
     #[cfg(not(unix))]
     let bytes = path.to_string_lossy().into_owned().into_bytes();
-    if bytes.iter().any(|&b| b == b'\n' || b == b'\r') {
-        return Err(Error::Invalid(format!(
-            "track {} cannot go in a playlist: its path contains a line break: {}",
-            track.id,
-            path.display()
-        )));
-    }
-    Ok(bytes)
+    Ok((!bytes.iter().any(|&b| b == b'\n' || b == b'\r')).then_some(bytes))
+}
+
+/// What an M3U export wrote, and what it had to leave out.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct M3uReport {
+    /// Entries written.
+    pub written: usize,
+    /// Tracks left out because their path holds a line break (which would
+    /// split the playlist line): id and path.
+    pub skipped: Vec<(i64, std::path::PathBuf)>,
 }
 
 /// The M3U text for `tracks` (what [`write_m3u`] writes), into `w`;
-/// `dest` only names the file in errors.
-fn m3u_body(w: &mut impl Write, tracks: &[TrackRow], dest: &Path) -> Result<()> {
+/// `dest` only names the file in errors. A track whose path cannot be a
+/// playlist line is left out and listed in the report; the rest is written.
+fn m3u_body(w: &mut impl Write, tracks: &[TrackRow], dest: &Path) -> Result<M3uReport> {
     let io = |e| write_error(dest, e);
+    let mut report = M3uReport::default();
     w.write_all(b"#EXTM3U\n").map_err(io)?;
     for t in tracks {
-        let path = path_line(t)?;
+        let Some(path) = path_line(t)? else {
+            report.skipped.push((t.id, t.path.clone()));
+            continue;
+        };
         let duration_s = if t.duration_s.is_finite() { t.duration_s.round().max(0.0) as i64 } else { -1 };
         writeln!(w, "#EXTINF:{duration_s},{}", one_line(&display_name(t))).map_err(io)?;
         w.write_all(&path).map_err(io)?;
         w.write_all(b"\n").map_err(io)?;
+        report.written += 1;
     }
-    Ok(())
+    Ok(report)
 }
 
 /// Writes `tracks`, in the given order, as an extended M3U playlist to
-/// `out` (atomically): the GUI's "save as playlist". Returns how many
-/// entries were written. Fails, leaving `out` untouched, when a path holds a
-/// line break or the file cannot be written.
+/// `out` (atomically), leaving out — and naming in the report — tracks whose
+/// path holds a line break: one such name must not cost the whole playlist.
+/// Fails, leaving `out` untouched, when the file cannot be written.
+pub fn write_m3u_report(tracks: &[TrackRow], out: &Path) -> Result<M3uReport> {
+    let mut report = M3uReport::default();
+    write_atomically(out, |w| {
+        report = m3u_body(w, tracks, out)?;
+        Ok(())
+    })?;
+    Ok(report)
+}
+
+/// [`write_m3u_report`] returning only the number of entries written (the
+/// GUI's "save as playlist"); left-out tracks go to the log.
 pub fn write_m3u(tracks: &[TrackRow], out: &Path) -> Result<usize> {
-    write_atomically(out, |w| m3u_body(w, tracks, out))?;
-    Ok(tracks.len())
+    let report = write_m3u_report(tracks, out)?;
+    for (id, path) in &report.skipped {
+        tracing::warn!(
+            "track {id} left out of the playlist: its path holds a line break: {}",
+            crate::text::shown(path)
+        );
+    }
+    Ok(report.written)
 }
 
 /// Every user tag of the given tracks as (set, tag) pairs, in one query.
@@ -255,7 +283,7 @@ pub fn write_tags_csv(
         for t in tracks {
             let mut row = vec![String::new(); header.len()];
             row[0] = t.id.to_string();
-            row[1] = t.path.to_string_lossy().into_owned();
+            row[1] = crate::text::shown(&t.path);
             row[2] = t.title.clone();
             row[3] = t.artist.clone().unwrap_or_default();
             row[4] = t.album.clone().unwrap_or_default();
@@ -327,7 +355,7 @@ pub fn write_tags_json(
             }
             let record = JsonTrack {
                 id: t.id,
-                path: t.path.to_string_lossy(),
+                path: crate::text::shown(&t.path).into(),
                 title: &t.title,
                 artist: t.artist.as_deref(),
                 album: t.album.as_deref(),
@@ -483,9 +511,12 @@ mod tests {
         assert_eq!(lines[..3], ["#EXTM3U", "#EXTINF:62,Band - Two Lines", "/m/a.ogg"]);
         assert_eq!(lines[3], "#EXTINF:62,Solo");
         assert!(Path::new(lines[4]).is_absolute() && lines[4].ends_with("rel/b.ogg"), "{}", lines[4]);
-        let bad = [track(3, "/m/new\nline.ogg", "X", None)];
-        let err = m3u_body(&mut Vec::new(), &bad, Path::new("x.m3u")).expect_err("line break").to_string();
-        assert!(err.contains("line break") && err.contains("track 3"), "{err}");
+        let mixed = [track(3, "/m/new\nline.ogg", "X", None), track(4, "/m/fine.ogg", "Y", None)];
+        let mut out = Vec::new();
+        let report = m3u_body(&mut out, &mixed, Path::new("x.m3u")).expect("the rest is written");
+        assert_eq!(report.written, 1);
+        assert_eq!(report.skipped, [(3, PathBuf::from("/m/new\nline.ogg"))]);
+        assert_eq!(String::from_utf8(out).expect("utf-8"), "#EXTM3U\n#EXTINF:62,Y\n/m/fine.ogg\n");
     }
 
     /// A full disk is reported as an I/O error naming the export file.
@@ -496,7 +527,7 @@ mod tests {
         let mut w = BufWriter::with_capacity(16, full);
         let tracks: Vec<TrackRow> = (0..10).map(|i| track(i, "/m/a.ogg", "A", None)).collect();
         let dest = Path::new("/music/list.m3u");
-        let err = m3u_body(&mut w, &tracks, dest).and_then(|()| w.flush().map_err(|e| write_error(dest, e)));
+        let err = m3u_body(&mut w, &tracks, dest).and_then(|_| w.flush().map_err(|e| write_error(dest, e)));
         let err = err.expect_err("disk full");
         assert!(
             matches!(&err, Error::Io { source, .. } if source.kind() == io::ErrorKind::StorageFull),

@@ -26,6 +26,7 @@ pub mod model;
 pub mod playback;
 pub mod report;
 pub mod store;
+pub mod text;
 pub mod train;
 
 pub use error::{Error, Result, TagProblem};

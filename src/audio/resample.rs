@@ -22,7 +22,7 @@ use rubato::{Fft, FixedSync, Resampler as _, audioadapter_buffers};
 
 use crate::{Error, Result};
 
-use super::decode::TARGET_SAMPLE_RATE_HZ;
+use crate::features::SAMPLE_RATE_HZ as TARGET_SAMPLE_RATE_HZ;
 
 /// Lowest input rate accepted (telephone-quality files go down to 8 kHz; a
 /// little slack below that).

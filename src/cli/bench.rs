@@ -30,6 +30,9 @@ pub enum BenchWhat {
     Model(ModelBenchArgs),
     /// Exact cosine k-nearest-neighbour query latency on random unit vectors.
     Knn(KnnBenchArgs),
+    /// Peak memory and time of importing generated hostile inputs (lying
+    /// headers, NaN audio, giant tags, noise) beside good files.
+    Hostile(super::bench_hostile::HostileBenchArgs),
     /// Fine-tuning throughput (triplets/s, tracks/s) on a generated tagged library.
     Finetune(super::bench_finetune::FinetuneBenchArgs),
     /// Library-map layout time (PCA and t-SNE separately) and map quality on
@@ -77,6 +80,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         BenchWhat::Model(a) => bench_model(a),
         BenchWhat::Knn(a) => bench_knn(a),
         BenchWhat::Tsne(a) => super::bench_tsne::bench_tsne(a, build_profile()),
+        BenchWhat::Hostile(a) => super::bench_hostile::bench_hostile(a, build_profile()),
         BenchWhat::Finetune(a) => super::bench_finetune::bench_finetune(a, build_profile()),
         #[cfg(feature = "gui")]
         BenchWhat::Map(a) => super::bench_gui::bench_map(a, build_profile()),

@@ -13,10 +13,23 @@ use tuneatlas::store::Store;
 /// Opens the library at `db`, which an import must have created: a command
 /// that only reads never creates an empty library by accident.
 pub fn open_existing(db: &Path) -> anyhow::Result<Store> {
-    if !db.exists() {
-        anyhow::bail!("no library yet at {} (run `tuneatlas import DIR` first)", db.display());
-    }
+    must_exist(db)?;
     Ok(Store::open(db)?)
+}
+
+/// As [`open_existing`], read-only, for the commands that only look
+/// (`tracks`, `errors`, `similar`, `tags`, `export`, `map`'s version check,
+/// `play`): looking must never migrate, lock or otherwise change a library.
+pub fn open_read_only(db: &Path) -> anyhow::Result<Store> {
+    must_exist(db)?;
+    Ok(Store::open_read_only(db)?)
+}
+
+fn must_exist(db: &Path) -> anyhow::Result<()> {
+    if !db.exists() {
+        anyhow::bail!("no library yet at {} (run `tuneatlas import DIR` first)", tuneatlas::text::shown(db));
+    }
+    Ok(())
 }
 
 /// The model version asked for, which must be known to the library; else

@@ -4,11 +4,11 @@
 use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
-use tuneatlas::export::{write_m3u, write_projector_tsv, write_tags_csv, write_tags_json};
+use tuneatlas::export::{write_m3u_report, write_projector_tsv, write_tags_csv, write_tags_json};
 use tuneatlas::index::resolve_track;
 use tuneatlas::store::{Store, TrackRow};
 
-use super::common::{known_model_version, open_existing};
+use super::common::{known_model_version, open_read_only};
 
 /// What `tuneatlas export` writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -58,12 +58,18 @@ fn selected_tracks(store: &Store, queries: &[String]) -> anyhow::Result<Vec<Trac
 
 /// Runs `tuneatlas export`.
 pub fn run(db: &Path, args: &ExportArgs) -> anyhow::Result<()> {
-    let store = open_existing(db)?;
+    let store = open_read_only(db)?;
     let tracks = selected_tracks(&store, &args.tracks)?;
     match args.format {
         ExportFormat::M3u => {
-            let n = write_m3u(&tracks, &args.out)?;
-            println!("wrote {n} track(s) to {}", args.out.display());
+            let report = write_m3u_report(&tracks, &args.out)?;
+            for (id, path) in &report.skipped {
+                eprintln!(
+                    "left out track {id}: its path holds a line break, which a playlist line cannot: {}",
+                    tuneatlas::text::shown(path)
+                );
+            }
+            println!("wrote {} track(s) to {}", report.written, tuneatlas::text::shown(&args.out));
         }
         ExportFormat::TagsCsv | ExportFormat::TagsJson => {
             let version = known_model_version(&store, args.model.as_deref())?;

@@ -6,10 +6,11 @@ use std::time::Duration;
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use tuneatlas::library::{ImportEvent, ImportOptions, ImportSummary, Outcome, import_folder_with};
+use tuneatlas::library::{ImportEvent, ImportOptions, ImportSummary, Outcome, import_folder_locked};
 
 use super::model_args::ModelArgs;
-use tuneatlas::store::Store;
+use tuneatlas::store::{ImportLock, Store, WhenBusy};
+use tuneatlas::text::{shown, shown_text};
 
 /// Arguments of `tuneatlas import`.
 #[derive(Debug, Args)]
@@ -25,6 +26,14 @@ pub struct ImportArgs {
     /// Do not follow symbolic links.
     #[arg(long)]
     pub no_follow: bool,
+    /// Follow symbolic links that lead outside DIR too (by default they are
+    /// reported and not followed).
+    #[arg(long, conflicts_with = "no_follow")]
+    pub follow_outside: bool,
+    /// Fail at once when another import is running on this library, instead
+    /// of waiting for it to finish.
+    #[arg(long)]
+    pub no_wait: bool,
     /// Print the summary as JSON.
     #[arg(long)]
     pub json: bool,
@@ -41,12 +50,17 @@ pub fn run(db: &Path, args: &ImportArgs) -> anyhow::Result<()> {
     let mut store = Store::open(db)?;
     let mut embedder = if args.no_model { None } else { Some(args.model.load()?) };
     let cancel = super::cancel_on_ctrl_c("files");
+    let when_busy = if args.no_wait { WhenBusy::Refuse } else { WhenBusy::Wait };
+    let lock = ImportLock::acquire(store.path(), when_busy, &cancel, |holder| {
+        eprintln!("another import is running on this library ({holder}); waiting for it to finish…");
+    })?;
     let mut options = ImportOptions::default();
     if let Some(n) = args.jobs {
         options.n_workers = n.max(1);
     }
     options.scan.include_hidden = args.hidden;
     options.scan.follow_symlinks = !args.no_follow;
+    options.scan.follow_outside = args.follow_outside;
 
     let bar = ProgressBar::new(0);
     bar.set_style(
@@ -58,30 +72,25 @@ pub fn run(db: &Path, args: &ImportArgs) -> anyhow::Result<()> {
     bar.enable_steady_tick(Duration::from_millis(200));
     let mut scanning = true;
     let summary =
-        import_folder_with(
-            &mut store,
-            &args.dir,
-            &options,
-            embedder.as_mut(),
-            &cancel,
-            |event| match event {
+        import_folder_locked(&mut store, &lock, &args.dir, &options, embedder.as_mut(), &cancel, |event| {
+            match event {
                 ImportEvent::Found { n_found } => bar.set_length(*n_found as u64),
                 ImportEvent::ScanFinished { n_found } => {
                     scanning = false;
                     bar.set_length(*n_found as u64);
                 }
                 ImportEvent::Started { path } => {
-                    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                    let name = path.file_name().map(|n| shown(Path::new(n))).unwrap_or_default();
                     bar.set_message(if scanning { format!("(still scanning) {name}") } else { name });
                 }
                 ImportEvent::Done { path, outcome } => {
                     bar.inc(1);
                     if let Outcome::Failed(reason) = outcome {
-                        bar.suspend(|| eprintln!("failed: {reason}: {}", path.display()));
+                        bar.suspend(|| eprintln!("failed: {}: {}", shown_text(reason), shown(path)));
                     }
                 }
-            },
-        );
+            }
+        });
     bar.finish_and_clear();
     let summary = summary?;
     if args.json {
@@ -105,7 +114,7 @@ pub fn run(db: &Path, args: &ImportArgs) -> anyhow::Result<()> {
 
 fn print_json(s: &ImportSummary) -> anyhow::Result<()> {
     let pairs = |v: &[(PathBuf, String)]| -> Vec<serde_json::Value> {
-        v.iter().map(|(p, r)| serde_json::json!({ "path": p, "reason": r })).collect()
+        v.iter().map(|(p, r)| serde_json::json!({ "path": shown(p), "reason": r })).collect()
     };
     let value = serde_json::json!({
         "run_id": s.run_id,
@@ -158,14 +167,14 @@ fn print_summary(s: &ImportSummary, db: &Path) {
     if !s.failures.is_empty() {
         println!("failed files:");
         for (path, reason) in &s.failures {
-            println!("  {reason}: {}", path.display());
+            println!("  {}: {}", shown_text(reason), shown(path));
         }
     }
     if !s.skipped.is_empty() {
         println!("skipped while scanning:");
         for (path, reason) in &s.skipped {
-            println!("  {reason}: {}", path.display());
+            println!("  {}: {}", shown_text(reason), shown(path));
         }
     }
-    println!("library: {}", db.display());
+    println!("library: {}", shown(db));
 }

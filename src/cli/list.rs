@@ -5,7 +5,8 @@ use std::path::Path;
 
 use clap::Args;
 
-use super::common::open_existing;
+use super::common::open_read_only;
+use tuneatlas::text::{shown, shown_text};
 
 /// Arguments of `tuneatlas tracks`.
 #[derive(Debug, Args)]
@@ -33,7 +34,7 @@ fn fmt_duration(s: f64) -> String {
 
 /// Lists tracks.
 pub fn tracks(db: &Path, args: &TracksArgs) -> anyhow::Result<()> {
-    let store = open_existing(db)?;
+    let store = open_read_only(db)?;
     let rows = store.tracks(args.all)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&rows)?);
@@ -45,10 +46,12 @@ pub fn tracks(db: &Path, args: &TracksArgs) -> anyhow::Result<()> {
     );
     for r in &rows {
         let cut = |s: &str, n: usize| -> String {
+            // Tags are file content: their control characters must not reach the terminal.
+            let s = shown_text(s);
             if s.chars().count() > n {
                 format!("{}…", s.chars().take(n - 1).collect::<String>())
             } else {
-                s.to_string()
+                s
             }
         };
         println!(
@@ -69,14 +72,14 @@ pub fn tracks(db: &Path, args: &TracksArgs) -> anyhow::Result<()> {
 
 /// Lists recorded per-file errors.
 pub fn errors(db: &Path, args: &ErrorsArgs) -> anyhow::Result<()> {
-    let store = open_existing(db)?;
+    let store = open_read_only(db)?;
     let rows = store.errors()?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&rows)?);
         return Ok(());
     }
     for e in &rows {
-        println!("{}: {}", e.reason, e.path.display());
+        println!("{}: {}", shown_text(&e.reason), shown(&e.path));
     }
     println!("{} files with errors", rows.len());
     Ok(())

@@ -9,7 +9,7 @@ use clap::Args;
 use serde::Serialize;
 use tuneatlas::map::{LayoutParams, LayoutProgress, LayoutStage, MapCoord, MapOutcome, layout_for_library};
 
-use super::common::{model_version, open_existing};
+use super::common::{model_version, open_read_only};
 
 /// Arguments of `tuneatlas map`.
 #[derive(Debug, Args)]
@@ -62,7 +62,7 @@ pub fn run(db: &Path, args: &MapArgs) -> anyhow::Result<()> {
         "--perplexity must be a positive number"
     );
     let version = {
-        let store = open_existing(db)?;
+        let store = open_read_only(db)?;
         model_version(&store, args.model.as_deref())?
     };
     let params = LayoutParams { perplexity: args.perplexity, ..LayoutParams::default() };

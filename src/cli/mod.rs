@@ -6,6 +6,7 @@ mod bench;
 mod bench_finetune;
 #[cfg(feature = "gui")]
 mod bench_gui;
+mod bench_hostile;
 mod bench_tsne;
 mod common;
 mod embed;

@@ -11,7 +11,7 @@ use tuneatlas::index::resolve_track;
 use tuneatlas::playback::{Availability, PlaybackStatus, Player, QueueItem};
 use tuneatlas::store::Store;
 
-use super::common::open_existing;
+use super::common::open_read_only;
 
 /// How often the position line is refreshed.
 const REFRESH: Duration = Duration::from_millis(200);
@@ -43,7 +43,7 @@ pub fn run(db: &Path, args: &PlayArgs, no_audio: bool) -> anyhow::Result<()> {
             continue;
         }
         if store.is_none() {
-            store = Some(open_existing(db)?);
+            store = Some(open_read_only(db)?);
         }
         let Some(store) = &store else { continue };
         let row = resolve_track(store, query)?;

@@ -11,7 +11,7 @@ use tuneatlas::browse::{LibrarySnapshot, SharedTag, SimilarOptions, similar_trac
 use tuneatlas::index::resolve_track;
 use tuneatlas::store::TrackRow;
 
-use super::common::{model_version, open_existing};
+use super::common::{model_version, open_read_only};
 
 /// The model's tag categories, in display order.
 const CATEGORIES: [&str; 4] = ["genre", "style", "mood", "theme"];
@@ -75,7 +75,7 @@ impl From<&TrackRow> for TrackRef {
             title: t.title.clone(),
             artist: t.artist.clone(),
             album: t.album.clone(),
-            path: t.path.to_string_lossy().into_owned(),
+            path: tuneatlas::text::shown(&t.path),
         }
     }
 }
@@ -145,7 +145,7 @@ fn describe(t: &TrackRow) -> String {
 
 /// Lists the tracks closest to one track.
 pub fn similar(db: &Path, args: &SimilarArgs) -> anyhow::Result<()> {
-    let store = open_existing(db)?;
+    let store = open_read_only(db)?;
     let version = model_version(&store, args.model.as_deref())?;
     let query = resolve_track(&store, &args.track)?;
     let snapshot = LibrarySnapshot::from_store(&store, Some(&version))?;
@@ -228,7 +228,7 @@ fn bar(score: f32) -> String {
 
 /// Shows a track's predicted tags by category.
 pub fn tags(db: &Path, args: &TagsArgs) -> anyhow::Result<()> {
-    let store = open_existing(db)?;
+    let store = open_read_only(db)?;
     let version = model_version(&store, args.model.as_deref())?;
     let track = resolve_track(&store, &args.track)?;
     let scores = store.track_tags(track.id, &version)?;

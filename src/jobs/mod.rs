@@ -48,6 +48,40 @@ impl CancelToken {
     }
 }
 
+/// Name prefix of threads whose panics are caught and reported as one item's
+/// error (the import's decode workers): a decoder bug costs one file.
+pub const CAUGHT_PANIC_THREAD_PREFIX: &str = "ta-decode-";
+
+/// Installs (once per process) a panic hook that keeps the default
+/// `thread '…' panicked at …` text off stderr for threads named with
+/// [`CAUGHT_PANIC_THREAD_PREFIX`], whose panics are caught and reported as a
+/// per-file error instead; it goes to the debug log. Every other thread's
+/// panic is printed exactly as before.
+pub fn quiet_caught_panics() {
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    INSTALL.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let caught =
+                std::thread::current().name().is_some_and(|n| n.starts_with(CAUGHT_PANIC_THREAD_PREFIX));
+            if caught {
+                tracing::debug!("caught panic: {info}");
+            } else {
+                previous(info);
+            }
+        }));
+    });
+}
+
+/// The message of a caught panic's payload ("" when it is not text).
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
+    payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("")
+}
+
 /// Number of worker threads for CPU-bound stages: all cores, at least one.
 pub fn worker_count() -> usize {
     std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)

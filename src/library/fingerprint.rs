@@ -6,7 +6,6 @@
 //! end). Two different recordings practically never agree on all of them,
 //! while a move or rename leaves every byte unchanged.
 
-use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
@@ -20,7 +19,7 @@ pub const FINGERPRINT_BYTES: usize = 32;
 
 /// Fingerprints the file at `path` (see module docs).
 pub fn fingerprint_file(path: &Path) -> Result<Vec<u8>> {
-    let mut file = File::open(path).map_err(Error::io("open", path))?;
+    let mut file = crate::audio::open_regular(path)?;
     let size_bytes = file.metadata().map_err(Error::io("stat", path))?.len();
     let mut hasher = blake3::Hasher::new();
     hasher.update(&size_bytes.to_le_bytes());

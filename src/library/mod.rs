@@ -14,7 +14,10 @@ pub mod scan;
 pub mod tag_import;
 
 pub use embed::{EmbedEvent, EmbedSummary, embed_library};
-pub use import::{ImportEvent, ImportOptions, ImportSummary, Outcome, import_folder, import_folder_with};
+pub use import::{
+    ImportEvent, ImportOptions, ImportSummary, Outcome, import_folder, import_folder_locked,
+    import_folder_with,
+};
 pub use tag_import::{
     RowProblem, TagImportReport, comment_tags, import_comment_tags, import_genre_tags, import_tags_csv,
 };

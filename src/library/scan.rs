@@ -7,7 +7,6 @@
 //! and recognises audio by content as well as by extension.
 
 use std::collections::HashSet;
-use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
@@ -31,11 +30,15 @@ pub struct ScanOptions {
     pub include_hidden: bool,
     /// Follow symbolic links (loops are detected and reported either way).
     pub follow_symlinks: bool,
+    /// Also follow links that lead outside the folder being walked. Off by
+    /// default: a link to `/` or `/proc` would otherwise have the import
+    /// crawl the whole system.
+    pub follow_outside: bool,
 }
 
 impl Default for ScanOptions {
     fn default() -> Self {
-        ScanOptions { include_hidden: false, follow_symlinks: true }
+        ScanOptions { include_hidden: false, follow_symlinks: true, follow_outside: false }
     }
 }
 
@@ -79,7 +82,7 @@ pub fn has_audio_extension(path: &Path) -> bool {
 /// here; if they also have an audio extension, the decoder reports why.
 pub fn sniff_audio(path: &Path) -> bool {
     let mut head = [0u8; 64];
-    let Ok(mut f) = File::open(path) else { return false };
+    let Ok(mut f) = crate::audio::open_regular(path) else { return false };
     let mut filled = 0;
     while filled < head.len() {
         match f.read(&mut head[filled..]) {
@@ -122,15 +125,48 @@ fn describe_walk_error(err: &walkdir::Error) -> String {
 /// Walks `root`, calling `on_item` for every audio file and every problem, in
 /// a stable (sorted) order so that runs are reproducible. Stops early when
 /// `cancel` is set.
+///
+/// Links are followed only within `root` unless
+/// [`follow_outside`](ScanOptions::follow_outside) is set; named pipes,
+/// sockets and devices are reported and never opened.
 pub fn walk(root: &Path, options: &ScanOptions, cancel: &CancelToken, mut on_item: impl FnMut(ScanItem)) {
+    let canonical_root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
+    // Links refused by the filter below, reported from the loop (the filter
+    // cannot call `on_item` while the loop holds it).
+    let refused: std::cell::RefCell<Vec<ScanItem>> = std::cell::RefCell::new(Vec::new());
     let walker = walkdir::WalkDir::new(root)
         .follow_links(options.follow_symlinks)
         .sort_by_file_name()
         .into_iter()
-        .filter_entry(|e| options.include_hidden || !is_hidden(e));
+        .filter_entry(|e| {
+            if !options.include_hidden && is_hidden(e) {
+                return false;
+            }
+            if options.follow_symlinks && !options.follow_outside && e.path_is_symlink() {
+                match e.path().canonicalize() {
+                    Ok(target) if !target.starts_with(&canonical_root) => {
+                        refused.borrow_mut().push(ScanItem::Problem {
+                            path: e.path().to_path_buf(),
+                            reason: format!(
+                                "link leads outside the imported folder (to {}); not followed \
+                                 (--follow-outside follows it)",
+                                crate::text::shown(&target)
+                            ),
+                        });
+                        return false;
+                    }
+                    // Broken links are reported by the walk itself.
+                    _ => {}
+                }
+            }
+            true
+        });
     // The same file reached through two links is imported once.
     let mut seen_inodes: HashSet<(u64, u64)> = HashSet::new();
     for entry in walker {
+        for item in refused.borrow_mut().drain(..) {
+            on_item(item);
+        }
         if cancel.is_cancelled() {
             return;
         }
@@ -142,7 +178,16 @@ pub fn walk(root: &Path, options: &ScanOptions, cancel: &CancelToken, mut on_ite
                 continue;
             }
         };
-        if !entry.file_type().is_file() {
+        let kind = entry.file_type();
+        if kind.is_dir() || (kind.is_symlink() && !options.follow_symlinks) {
+            continue;
+        }
+        if !kind.is_file() {
+            // Reading a pipe or a device can block forever: say so, never open it.
+            on_item(ScanItem::Problem {
+                path: entry.path().to_path_buf(),
+                reason: format!("not a regular file ({}); skipped", crate::audio::describe_file_type(kind)),
+            });
             continue;
         }
         let path = entry.path();
@@ -172,6 +217,9 @@ pub fn walk(root: &Path, options: &ScanOptions, cancel: &CancelToken, mut on_ite
         } else {
             on_item(ScanItem::NotAudio);
         }
+    }
+    for item in refused.into_inner() {
+        on_item(item);
     }
 }
 

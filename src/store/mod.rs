@@ -7,7 +7,9 @@
 //! applied in order and recorded in `PRAGMA user_version`; a database written
 //! by a newer tuneatlas is refused rather than risked.
 
+mod lock;
 mod map;
+mod paths;
 mod rows;
 mod user_tags;
 mod vectors;
@@ -17,8 +19,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 
+use paths::{path_column, path_to_sql};
+
 use crate::{Error, Result};
 
+pub use lock::{ImportLock, WhenBusy, lock_path};
 pub use map::{MapCoord, StoredLayout};
 pub use rows::{ClipRow, FileErrorRow, ImportCounts, KnownFile, RunStatus, TrackRecord, TrackRow, WriteOp};
 pub use user_tags::{DEFAULT_TAG_SET, TagSource, normalize_tag};
@@ -31,6 +36,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/002_models.sql"),
     include_str!("migrations/003_map.sql"),
     include_str!("migrations/004_user_tags.sql"),
+    include_str!("migrations/005_path_bytes.sql"),
 ];
 
 /// The schema version this build writes and understands.
@@ -72,6 +78,12 @@ impl Store {
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(path, flags).map_err(open_err)?;
         conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(open_err)?;
+        // A library from a newer tuneatlas is refused before anything below
+        // changes the file (switching to WAL rewrites its header).
+        let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(open_err)?;
+        if found > SCHEMA_VERSION {
+            return Err(Error::DbTooNew { found, supported: SCHEMA_VERSION, path: path.to_path_buf() });
+        }
         // WAL lets readers (the GUI) see a consistent library while an import writes.
         // Setting it is the first real write, so an unwritable location fails here.
         let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)).map_err(open_err)?;
@@ -172,7 +184,7 @@ impl Store {
         let rows = stmt.query_map([], |r| {
             Ok(KnownFile {
                 id: r.get(0)?,
-                path: PathBuf::from(r.get::<_, String>(1)?),
+                path: path_column(r, 1)?,
                 size_bytes: r.get::<_, i64>(2)? as u64,
                 mtime_ns: r.get(3)?,
                 fingerprint: r.get(4)?,
@@ -188,18 +200,22 @@ impl Store {
         self.errors()
     }
 
-    /// Records the start of an import of `root` and returns its run id. Runs
-    /// left `running` by a killed process are marked `interrupted` first.
+    /// Records the start of an import of `root` and returns its run id. Other
+    /// runs are left alone: whether one still marked `running` is alive only
+    /// the import lock can tell (see [`close_dead_runs`](Self::close_dead_runs)).
     pub fn begin_run(&mut self, root: &Path) -> Result<i64> {
-        let tx = self.conn.transaction()?;
-        tx.execute("UPDATE import_runs SET status = 'interrupted' WHERE status = 'running'", [])?;
-        tx.execute(
+        self.conn.execute(
             "INSERT INTO import_runs (root, started_at, status) VALUES (?1, ?2, 'running')",
-            params![root.to_string_lossy(), now_unix_s()],
+            params![path_to_sql(root), now_unix_s()],
         )?;
-        let id = tx.last_insert_rowid();
-        tx.commit()?;
-        Ok(id)
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// Marks runs left `running` by a killed process as `interrupted`. Takes
+    /// the import lock as proof: while this process holds it no other import
+    /// can be running, so every `running` row is a dead one.
+    pub fn close_dead_runs(&mut self, _lock: &ImportLock) -> Result<usize> {
+        Ok(self.conn.execute("UPDATE import_runs SET status = 'interrupted' WHERE status = 'running'", [])?)
     }
 
     /// Closes a run with its outcome and counts.
@@ -240,7 +256,7 @@ impl Store {
                     )?
                     .execute(params![
                         id,
-                        path.to_string_lossy(),
+                        path_to_sql(path),
                         *size_bytes as i64,
                         mtime_ns,
                         now,
@@ -259,7 +275,7 @@ impl Store {
                              mtime_ns = excluded.mtime_ns, reason = excluded.reason, at = excluded.at",
                     )?
                     .execute(params![
-                        path.to_string_lossy(),
+                        path_to_sql(path),
                         run_id,
                         size_bytes.map(|s| s as i64),
                         mtime_ns,
@@ -276,17 +292,26 @@ impl Store {
     /// Marks as `missing` the tracks under `root` that the finished run `run_id`
     /// did not see. Their data stays: a drive that comes back, or a file that
     /// turns up elsewhere (moved), gets it back.
+    ///
+    /// Only tracks last seen by an *earlier*, no longer running import are
+    /// candidates: a track another run wrote after this one started (a later
+    /// run id) or is still writing was plainly there, whatever this run saw.
+    /// The import lock keeps runs from overlapping; this keeps a run that
+    /// somehow overlapped anyway (an older build, a test) from harming one.
     pub fn mark_missing(&mut self, root: &Path, run_id: i64) -> Result<usize> {
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut n = 0;
         {
             let mut select = tx.prepare_cached(
-                "SELECT id, path FROM tracks WHERE status = 'ok' AND (last_seen_run IS NULL OR last_seen_run <> ?1)",
+                "SELECT t.id, t.path FROM tracks t
+                 WHERE t.status = 'ok'
+                   AND (t.last_seen_run IS NULL
+                        OR (t.last_seen_run < ?1
+                            AND NOT EXISTS (SELECT 1 FROM import_runs r
+                                            WHERE r.id = t.last_seen_run AND r.status = 'running')))",
             )?;
             let candidates = select
-                .query_map(params![run_id], |r| {
-                    Ok((r.get::<_, i64>(0)?, PathBuf::from(r.get::<_, String>(1)?)))
-                })?
+                .query_map(params![run_id], |r| Ok((r.get::<_, i64>(0)?, path_column(r, 1)?)))?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             let mut update =
                 tx.prepare_cached("UPDATE tracks SET status = 'missing', updated_at = ?2 WHERE id = ?1")?;
@@ -346,7 +371,7 @@ impl Store {
         )?;
         let rows = stmt.query_map([], |r| {
             Ok(FileErrorRow {
-                path: PathBuf::from(r.get::<_, String>(0)?),
+                path: path_column(r, 0)?,
                 run_id: r.get(1)?,
                 size_bytes: r.get::<_, Option<i64>>(2)?.map(|s| s as u64),
                 mtime_ns: r.get(3)?,
@@ -365,11 +390,37 @@ impl Store {
 }
 
 fn clear_error(tx: &rusqlite::Transaction<'_>, path: &Path) -> Result<()> {
-    tx.prepare_cached("DELETE FROM file_errors WHERE path = ?1")?.execute(params![path.to_string_lossy()])?;
+    tx.prepare_cached("DELETE FROM file_errors WHERE path = ?1")?.execute(params![path_to_sql(path)])?;
+    Ok(())
+}
+
+/// Refuses numbers SQLite cannot keep: it stores NaN as NULL, which a
+/// `NOT NULL` column rejects with a message that names no file or field, and
+/// an infinite duration or level would poison every later sum and sort.
+fn check_finite(what: &str, value: f64) -> Result<()> {
+    if value.is_finite() {
+        Ok(())
+    } else {
+        Err(Error::Invalid(format!("{what} is not a finite number ({value})")))
+    }
+}
+
+/// [`check_finite`] over everything of a track that lands in a REAL column
+/// or feeds the similarity index.
+fn check_record(rec: &TrackRecord) -> Result<()> {
+    check_finite("the duration", rec.duration_s)?;
+    for clip in &rec.clips {
+        check_finite("a clip start", clip.start_s)?;
+        check_finite("a clip level", clip.rms_db)?;
+    }
+    if let Some(out) = &rec.model_output {
+        vectors::check_embedding(&out.embedding)?;
+    }
     Ok(())
 }
 
 fn upsert_track(tx: &rusqlite::Transaction<'_>, run_id: i64, now: i64, rec: &TrackRecord) -> Result<i64> {
+    check_record(rec)?;
     let t = &rec.tags;
     let id: i64 = tx
         .prepare_cached(
@@ -389,7 +440,7 @@ fn upsert_track(tx: &rusqlite::Transaction<'_>, run_id: i64, now: i64, rec: &Tra
         )?
         .query_row(
             params![
-                rec.path.to_string_lossy(),
+                path_to_sql(&rec.path),
                 rec.size_bytes as i64,
                 rec.mtime_ns,
                 rec.fingerprint.as_slice(),

@@ -104,7 +104,8 @@ pub enum WriteOp {
 /// A recorded failure.
 #[derive(Debug, Clone, Serialize)]
 pub struct FileErrorRow {
-    /// The file.
+    /// The file (serialised escaped: see [`crate::text::shown`]).
+    #[serde(serialize_with = "crate::text::serialize_path")]
     pub path: PathBuf,
     /// The import run that recorded it.
     pub run_id: i64,
@@ -123,7 +124,8 @@ pub struct FileErrorRow {
 pub struct TrackRow {
     /// Stable track id.
     pub id: i64,
-    /// Current path.
+    /// Current path (serialised escaped: see [`crate::text::shown`]).
+    #[serde(serialize_with = "crate::text::serialize_path")]
     pub path: PathBuf,
     /// Title (from tags, or from the file name).
     pub title: String,
@@ -162,7 +164,7 @@ pub struct TrackRow {
 pub(super) fn track_row_from_sql(r: &rusqlite::Row<'_>) -> rusqlite::Result<TrackRow> {
     Ok(TrackRow {
         id: r.get(0)?,
-        path: PathBuf::from(r.get::<_, String>(1)?),
+        path: super::paths::path_column(r, 1)?,
         title: r.get(2)?,
         artist: r.get(3)?,
         album: r.get(4)?,

@@ -369,12 +369,30 @@ impl Store {
 /// Writes one track's embedding inside an open transaction (shared by
 /// `write_embeddings` and the import writer, which stores a new track and its
 /// vectors atomically).
+/// Fails when a vector or a tag score is NaN or infinite: a model fed
+/// garbage must not write vectors that make every distance NaN, nor a NaN
+/// score that SQLite would turn into NULL in a `NOT NULL` column.
+pub(super) fn check_embedding(item: &Embedding) -> Result<()> {
+    let vectors = item.clip_vectors.iter().chain(std::iter::once(&item.track_vector));
+    if vectors.flatten().any(|v| !v.is_finite()) {
+        return Err(Error::Invalid("the model's vector holds a value that is not a finite number".into()));
+    }
+    if let Some(t) = item.tags.iter().find(|t| !t.score.is_finite()) {
+        return Err(Error::Invalid(format!(
+            "the model's score for {}:{} is not a finite number ({})",
+            t.category, t.tag, t.score
+        )));
+    }
+    Ok(())
+}
+
 pub(super) fn write_embedding(
     tx: &rusqlite::Transaction<'_>,
     model_version: &str,
     id: i64,
     item: &Embedding,
 ) -> Result<()> {
+    check_embedding(item)?;
     tx.prepare_cached("DELETE FROM clip_vectors WHERE track_id = ?1 AND model_version = ?2")?
         .execute(params![id, model_version])?;
     tx.prepare_cached("DELETE FROM track_tags WHERE track_id = ?1 AND model_version = ?2")?

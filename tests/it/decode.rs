@@ -522,10 +522,9 @@ fn a_file_where_nothing_decodes_is_an_error() {
     let data_at = bytes.windows(4).position(|w| w == b"data").expect("data chunk") + 8;
     let header_only = dir.path().join("header_only.wav");
     std::fs::write(&header_only, &bytes[..data_at]).expect("write");
-    let mut file = AudioFile::open(&header_only).expect("the header alone opens");
-    assert!((file.info().duration_s - 2.5).abs() < 0.01, "the header states 2.5 s");
-    let result = file.read_clips(&clip_starts_s(file.info().duration_s));
-    assert_err_names_path(result, &header_only, "corrupt or truncated data after 0.0 s");
+    // A header whose length the file's size cannot hold is checked against
+    // the data when the file is opened: no audio at all is an error there.
+    assert_err_names_path(AudioFile::open(&header_only), &header_only, "the file holds no audio");
 
     // Valid FLAC / Ogg Vorbis headers, then garbage or nothing.
     let flac = std::fs::read(fixture("chirp10_flac.flac")).expect("read");

@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use tuneatlas::audio::decode::TrackTags;
-use tuneatlas::export::{ProjectorCounts, write_m3u, write_projector_tsv, write_tags_csv, write_tags_json};
+use tuneatlas::export::{
+    ProjectorCounts, write_m3u, write_m3u_report, write_projector_tsv, write_tags_csv, write_tags_json,
+};
 use tuneatlas::store::{Embedding, ModelRow, Store, TagScore, TagSource, TrackRecord, TrackRow, WriteOp};
 
 const MODEL: &str = "export-model-1";
@@ -314,14 +316,16 @@ fn a_failed_export_leaves_no_file_behind() {
     std::fs::create_dir_all(&out_dir).expect("mkdir");
     let out = out_dir.join("list.m3u");
     std::fs::write(&out, "#EXTM3U\nold\n").expect("old playlist");
-    // A path with a line break cannot be a playlist line: the export fails
-    // after writing the first entry, and the old playlist stays.
+    // A path with a line break cannot be a playlist line: that track is
+    // left out and named, the rest is written.
     let mut bad = tracks[1].clone();
     bad.path = PathBuf::from("/music/two\nlines.ogg");
-    let err = write_m3u(&[tracks[0].clone(), bad], &out).expect_err("line break").to_string();
-    assert!(err.contains("line break"), "{err}");
-    assert_eq!(std::fs::read_to_string(&out).expect("read"), "#EXTM3U\nold\n");
+    let report = write_m3u_report(&[tracks[0].clone(), bad.clone()], &out).expect("the rest is written");
+    assert_eq!((report.written, report.skipped), (1, vec![(bad.id, bad.path.clone())]));
+    let text = std::fs::read_to_string(&out).expect("read");
+    assert!(text.starts_with("#EXTM3U\n#EXTINF:") && !text.contains("two"), "{text}");
     assert_eq!(names_in(&out_dir), ["list.m3u"]);
+    std::fs::write(&out, "#EXTM3U\nold\n").expect("old playlist");
     // A folder that does not exist: the error names the file.
     let missing = dir.path().join("nowhere").join("list.m3u");
     let err = write_m3u(&tracks, &missing).expect_err("no folder").to_string();

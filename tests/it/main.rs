@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used)]
 mod cli;
 mod common;
+mod concurrency;
 mod decode;
 mod embed;
 mod export;
@@ -14,11 +15,15 @@ mod finetune;
 mod finetune_gui;
 #[cfg(feature = "gui")]
 mod gui;
+mod hostile;
 mod import;
 mod map;
 mod model;
+#[cfg(unix)]
+mod odd_names;
 mod playback;
 mod similar;
 mod song_path;
 mod train;
 mod user_tags;
+mod write_errors;

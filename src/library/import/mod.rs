@@ -10,31 +10,37 @@
 //! finished files are then unchanged, the rest is processed, and the `UNIQUE`
 //! path column makes duplicates impossible.
 
+mod scanner;
+mod worker;
+mod writer;
+
 use std::collections::HashMap;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, bounded};
 
-use crate::audio::clips::clip_starts_s;
-use crate::audio::decode::AudioFile;
 use crate::features::{LogMel, MelExtractor};
-use crate::jobs::{CancelToken, worker_count};
-use crate::library::embed::clip_features;
-use crate::library::fingerprint::fingerprint_file;
+use crate::jobs::{CancelToken, quiet_caught_panics, worker_count};
 use crate::library::model_stage::{ModelBatcher, model_row};
-use crate::library::names::names_from_path;
 use crate::library::scan::{FoundFile, ScanItem, ScanOptions, walk};
 use crate::model::infer::Embedder;
 use crate::store::{
-    ClipRow, ImportCounts, KnownFile, ModelOutput, RunStatus, Store, TrackRecord, WriteOp, is_disk_full,
+    ImportCounts, ImportLock, ModelOutput, RunStatus, Store, TrackRecord, WhenBusy, WriteOp, lock_path,
 };
 use crate::{Error, Result};
+use scanner::Scanner;
+use worker::{FileLimits, decode_worker};
+use writer::{WriterTally, writer_loop};
 
 /// The walk reports its running count every this many audio files (the
 /// exact total follows in [`ImportEvent::ScanFinished`]).
 const FOUND_EVENT_EVERY: usize = 16;
+
+/// The default [`ImportOptions::file_time_limit`]: far beyond what any real
+/// file needs (seconds, even for hours of audio), short enough that a stuck
+/// file is noticed.
+pub const DEFAULT_FILE_TIME_LIMIT: Duration = Duration::from_secs(180);
 
 /// Knobs for an import.
 #[derive(Debug, Clone)]
@@ -52,6 +58,14 @@ pub struct ImportOptions {
     /// window. Slower; exists so the benchmark can show what seeking saves,
     /// and as a way out should a format's seeking misbehave.
     pub decode_through: bool,
+    /// Longest one file may take to fingerprint, decode and turn into
+    /// features. A file that takes longer is reported and the import goes
+    /// on without waiting for it, so one pathological file can never hang an
+    /// import.
+    pub file_time_limit: Duration,
+    /// What to do when another import is running on the same library:
+    /// refuse (the default, so a window can say so at once) or wait.
+    pub when_busy: WhenBusy,
 }
 
 impl Default for ImportOptions {
@@ -62,6 +76,8 @@ impl Default for ImportOptions {
             batch_max_ops: 64,
             batch_max_wait: Duration::from_millis(500),
             decode_through: false,
+            file_time_limit: DEFAULT_FILE_TIME_LIMIT,
+            when_busy: WhenBusy::Refuse,
         }
     }
 }
@@ -191,15 +207,42 @@ pub fn import_folder(
 /// [`import_folder`] with a model stage: every new or changed track is also
 /// embedded by `embedder`, and its vectors and tag scores are written in the
 /// same transaction as the track itself.
+///
+/// Takes the library's import lock first (see [`ImportLock`]); with
+/// [`WhenBusy::Wait`] it waits for another import to finish.
 pub fn import_folder_with(
     store: &mut Store,
+    root: &Path,
+    options: &ImportOptions,
+    embedder: Option<&mut Embedder>,
+    cancel: &CancelToken,
+    on_event: impl FnMut(&ImportEvent),
+) -> Result<ImportSummary> {
+    let lock = ImportLock::acquire(store.path(), options.when_busy, cancel, |holder| {
+        tracing::info!("waiting for the other import on this library to finish: {holder}");
+    })?;
+    import_folder_locked(store, &lock, root, options, embedder, cancel, on_event)
+}
+
+/// [`import_folder_with`] for a caller that took the library's import lock
+/// itself, e.g. to tell its user whom it is waiting for.
+pub fn import_folder_locked(
+    store: &mut Store,
+    lock: &ImportLock,
     root: &Path,
     options: &ImportOptions,
     mut embedder: Option<&mut Embedder>,
     cancel: &CancelToken,
     mut on_event: impl FnMut(&ImportEvent),
 ) -> Result<ImportSummary> {
+    if lock.path() != lock_path(store.path()) {
+        return Err(Error::Invalid(format!(
+            "the import lock held is not this library's: {}",
+            crate::text::shown(lock.path())
+        )));
+    }
     let started = Instant::now();
+    quiet_caught_panics();
     let root = root.canonicalize().map_err(Error::io("open folder", root))?;
     if !root.is_dir() {
         return Err(Error::Invalid(format!("not a folder: {}", root.display())));
@@ -211,6 +254,7 @@ pub fn import_folder_with(
         store.register_model(&model_row(e))?;
     }
     let model_version = embedder.as_deref().map(|e| e.model_version().to_string());
+    store.close_dead_runs(lock)?;
     let run_id = store.begin_run(&root)?;
     // Stops every stage on cancel *or* on a fatal writer error.
     let stop = cancel.child();
@@ -265,17 +309,18 @@ pub fn import_folder_with(
                 })
                 .map_err(spawn_err)?;
         }
-        let decode_through = options.decode_through;
+        let mel = std::sync::Arc::new(MelExtractor::new());
         for i in 0..n_workers {
             let (stop, root, job_rx, write_tx, event_tx) =
                 (stop.clone(), root.clone(), job_rx.clone(), write_tx.clone(), event_tx.clone());
-            let model_tx = model_tx.clone();
+            let (model_tx, mel) = (model_tx.clone(), mel.clone());
+            let limits = FileLimits { decode_through: options.decode_through, time: options.file_time_limit };
             std::thread::Builder::new()
-                .name(format!("ta-decode-{i}"))
+                .name(format!("ta-worker-{i}"))
                 .spawn_scoped(scope, move || {
                     let out =
                         Outputs { write_tx: &write_tx, model_tx: model_tx.as_ref(), event_tx: &event_tx };
-                    decode_worker(&root, decode_through, &stop, &job_rx, &out)
+                    decode_worker(i, &root, limits, &mel, &stop, &job_rx, &out)
                 })
                 .map_err(spawn_err)?;
         }
@@ -409,110 +454,6 @@ fn model_loop(
     notices
 }
 
-/// The scanner's state: the stored library, indexed for the decisions it makes.
-struct Scanner {
-    by_path: HashMap<PathBuf, KnownFile>,
-    by_fingerprint: HashMap<Vec<u8>, Vec<KnownFile>>,
-    known_errors: HashMap<PathBuf, (Option<u64>, Option<i64>)>,
-    job_tx: Sender<Job>,
-    write_tx: Sender<WriterMsg>,
-    n_not_audio: usize,
-}
-
-impl Scanner {
-    fn new(
-        known: Vec<KnownFile>,
-        known_errors: HashMap<PathBuf, (Option<u64>, Option<i64>)>,
-        job_tx: Sender<Job>,
-        write_tx: Sender<WriterMsg>,
-    ) -> Self {
-        let mut by_fingerprint: HashMap<Vec<u8>, Vec<KnownFile>> = HashMap::new();
-        for k in &known {
-            by_fingerprint.entry(k.fingerprint.clone()).or_default().push(k.clone());
-        }
-        let by_path = known.into_iter().map(|k| (k.path.clone(), k)).collect();
-        Scanner { by_path, by_fingerprint, known_errors, job_tx, write_tx, n_not_audio: 0 }
-    }
-
-    fn ready(&self, op: WriteOp, path: PathBuf, outcome: Outcome) {
-        // A closed channel means the writer stopped on a fatal error; the
-        // stop token ends the walk right after.
-        let _ = self.write_tx.send(WriterMsg::Ready { op: Some(op), path, outcome });
-    }
-
-    fn handle(&mut self, item: ScanItem) {
-        let found = match item {
-            ScanItem::Audio(found) => found,
-            ScanItem::NotAudio => {
-                self.n_not_audio += 1;
-                return;
-            }
-            ScanItem::Problem { path, reason } => {
-                let op = WriteOp::Failed {
-                    path: path.clone(),
-                    size_bytes: None,
-                    mtime_ns: None,
-                    reason: reason.clone(),
-                };
-                self.ready(op, path, Outcome::Skipped(reason));
-                return;
-            }
-        };
-        if let Some(k) = self.by_path.get(&found.path) {
-            if k.size_bytes == found.size_bytes && k.mtime_ns == found.mtime_ns {
-                self.ready(WriteOp::Seen { id: k.id }, found.path, Outcome::Unchanged);
-            } else {
-                let _ = self.job_tx.send(Job { found, fingerprint: None, known: true });
-            }
-            return;
-        }
-        if let Some((size, mtime)) = self.known_errors.get(&found.path)
-            && *size == Some(found.size_bytes)
-            && *mtime == Some(found.mtime_ns)
-        {
-            let _ = self.write_tx.send(WriterMsg::Ready {
-                op: None,
-                path: found.path,
-                outcome: Outcome::KnownBad,
-            });
-            return;
-        }
-        let fingerprint = match fingerprint_file(&found.path) {
-            Ok(fp) => fp,
-            Err(e) => {
-                let reason = reason_of(&e);
-                let op = WriteOp::Failed {
-                    path: found.path.clone(),
-                    size_bytes: Some(found.size_bytes),
-                    mtime_ns: Some(found.mtime_ns),
-                    reason: reason.clone(),
-                };
-                self.ready(op, found.path, Outcome::Failed(reason));
-                return;
-            }
-        };
-        // Moved: a stored track with this content whose old path is gone.
-        if let Some(candidates) = self.by_fingerprint.get_mut(&fingerprint)
-            && let Some(i) = candidates.iter().position(|k| !k.path.exists())
-        {
-            let old = candidates.swap_remove(i);
-            let op = WriteOp::Moved {
-                id: old.id,
-                path: found.path.clone(),
-                size_bytes: found.size_bytes,
-                mtime_ns: found.mtime_ns,
-            };
-            self.ready(op, found.path, Outcome::Moved { from: old.path });
-            return;
-        }
-        let _ = self.job_tx.send(Job { found, fingerprint: Some(fingerprint), known: false });
-    }
-
-    fn finish(self, complete: bool) {
-        let _ = self.write_tx.send(WriterMsg::ScanDone { complete, n_not_audio: self.n_not_audio });
-    }
-}
-
 /// The message for a user: the core error's text without the path (the
 /// summary prints the path beside it).
 fn reason_of(e: &Error) -> String {
@@ -526,242 +467,5 @@ fn reason_of(e: &Error) -> String {
             }
         }
         other => other.to_string(),
-    }
-}
-
-fn decode_worker(
-    root: &Path,
-    decode_through: bool,
-    stop: &CancelToken,
-    jobs: &Receiver<Job>,
-    out: &Outputs<'_>,
-) {
-    let mel = MelExtractor::new();
-    for job in jobs.iter() {
-        if stop.is_cancelled() {
-            continue; // drain so the scanner never blocks on a full channel
-        }
-        let path = job.found.path.clone();
-        let _ = out.event_tx.send(ImportEvent::Started { path: path.clone() });
-        // A decoder bug must cost one file, not the import.
-        let result = catch_unwind(AssertUnwindSafe(|| process_file(&job, root, decode_through, &mel)))
-            .unwrap_or_else(|_| {
-                Err(Error::decode("the decoder crashed on this file (please report it)", &path))
-            });
-        let outcome = if job.known { Outcome::Updated } else { Outcome::New };
-        let sent = match (result, out.model_tx) {
-            (Ok(processed), Some(model_tx)) => model_tx
-                .send((ToEmbed { record: processed.record, path, outcome }, processed.features))
-                .is_ok(),
-            (Ok(processed), None) => out
-                .write_tx
-                .send(WriterMsg::Ready {
-                    op: Some(WriteOp::Upsert(Box::new(processed.record))),
-                    path,
-                    outcome,
-                })
-                .is_ok(),
-            (Err(e), _) => {
-                let reason = reason_of(&e);
-                let op = WriteOp::Failed {
-                    path: path.clone(),
-                    size_bytes: Some(job.found.size_bytes),
-                    mtime_ns: Some(job.found.mtime_ns),
-                    reason: reason.clone(),
-                };
-                out.write_tx
-                    .send(WriterMsg::Ready { op: Some(op), path, outcome: Outcome::Failed(reason) })
-                    .is_ok()
-            }
-        };
-        if !sent {
-            return;
-        }
-    }
-}
-
-/// RMS level of a clip in dBFS, floored at -200 so silence stores as a number.
-fn rms_db(samples: &[f32]) -> f64 {
-    if samples.is_empty() {
-        return -200.0;
-    }
-    let mean_square =
-        samples.iter().map(|&s| f64::from(s) * f64::from(s)).sum::<f64>() / samples.len() as f64;
-    if mean_square <= 1e-20 { -200.0 } else { (10.0 * mean_square.log10()).max(-200.0) }
-}
-
-fn process_file(job: &Job, root: &Path, decode_through: bool, mel: &MelExtractor) -> Result<Processed> {
-    let path = &job.found.path;
-    let fingerprint = match &job.fingerprint {
-        Some(fp) => fp.clone(),
-        None => fingerprint_file(path)?,
-    };
-    let mut audio = AudioFile::open(path)?;
-    let info = audio.info().clone();
-    let starts_s = clip_starts_s(info.duration_s);
-    let mut clip_rows = Vec::with_capacity(starts_s.len());
-    let mut features = Vec::with_capacity(starts_s.len());
-    for (i, (start_s, (samples, mel))) in
-        starts_s.iter().zip(clip_features(&mut audio, &starts_s, decode_through, mel)?).enumerate()
-    {
-        clip_rows.push(ClipRow { clip_index: i as u32, start_s: *start_s, rms_db: rms_db(&samples) });
-        features.push(mel);
-    }
-    let mut tags = info.tags.clone();
-    let untitled = tags.title.as_deref().is_none_or(|t| t.trim().is_empty());
-    if untitled {
-        let guessed = names_from_path(path, root);
-        tags.title = Some(guessed.title);
-        tags.artist = tags.artist.or(guessed.artist);
-        tags.album = tags.album.or(guessed.album);
-        tags.track_number = tags.track_number.or(guessed.track_number);
-    }
-    Ok(Processed {
-        record: TrackRecord {
-            path: path.clone(),
-            size_bytes: job.found.size_bytes,
-            mtime_ns: job.found.mtime_ns,
-            fingerprint,
-            tags,
-            names_from_path: untitled,
-            duration_s: info.duration_s,
-            container: info.container.clone(),
-            codec: info.codec.clone(),
-            sample_rate_hz: info.sample_rate_hz,
-            channels: info.channels,
-            clips: clip_rows,
-            model_output: None,
-        },
-        features,
-    })
-}
-
-struct WriterTally {
-    status: RunStatus,
-    counts: ImportCounts,
-    n_known_bad: usize,
-    failures: Vec<(PathBuf, String)>,
-    skipped: Vec<(PathBuf, String)>,
-    n_not_audio: usize,
-}
-
-fn writer_loop(
-    store: &mut Store,
-    root: &Path,
-    run_id: i64,
-    options: &ImportOptions,
-    stop: &CancelToken,
-    rx: &Receiver<WriterMsg>,
-    event_tx: &Sender<ImportEvent>,
-) -> Result<WriterTally> {
-    let mut tally = WriterTally {
-        status: RunStatus::Finished,
-        counts: ImportCounts::default(),
-        n_known_bad: 0,
-        failures: vec![],
-        skipped: vec![],
-        n_not_audio: 0,
-    };
-    let mut batch: Vec<WriteOp> = Vec::new();
-    let mut pending: Vec<(PathBuf, Outcome)> = Vec::new();
-    let mut batch_started = Instant::now();
-    let mut scan_complete = false;
-    let mut fatal: Option<Error> = None;
-
-    let mut flush = |batch: &mut Vec<WriteOp>,
-                     pending: &mut Vec<(PathBuf, Outcome)>,
-                     tally: &mut WriterTally,
-                     fatal: &mut Option<Error>| {
-        if fatal.is_some() || (batch.is_empty() && pending.is_empty()) {
-            batch.clear();
-            pending.clear();
-            return;
-        }
-        if let Err(e) = store.write_batch(run_id, batch) {
-            stop.cancel();
-            *fatal = Some(if is_disk_full(&e) {
-                Error::DbOpen {
-                    reason: "the disk is full; nothing more was written".into(),
-                    path: store.path().into(),
-                }
-            } else {
-                e
-            });
-            batch.clear();
-            pending.clear();
-            return;
-        }
-        batch.clear();
-        for (path, outcome) in pending.drain(..) {
-            let c = &mut tally.counts;
-            match &outcome {
-                Outcome::New => c.new += 1,
-                Outcome::Updated => c.updated += 1,
-                Outcome::Moved { .. } => c.moved += 1,
-                Outcome::Unchanged => c.unchanged += 1,
-                Outcome::KnownBad => {
-                    c.unchanged += 1;
-                    tally.n_known_bad += 1;
-                }
-                Outcome::Failed(reason) => {
-                    c.failed += 1;
-                    tally.failures.push((path.clone(), reason.clone()));
-                }
-                Outcome::Skipped(reason) => tally.skipped.push((path.clone(), reason.clone())),
-            }
-            let _ = event_tx.send(ImportEvent::Done { path, outcome });
-        }
-    };
-
-    loop {
-        let timeout = options.batch_max_wait.saturating_sub(batch_started.elapsed());
-        match rx.recv_timeout(if batch.is_empty() && pending.is_empty() {
-            options.batch_max_wait
-        } else {
-            timeout
-        }) {
-            Ok(WriterMsg::Ready { op, path, outcome }) => {
-                if pending.is_empty() {
-                    batch_started = Instant::now();
-                }
-                // Known-bad files need no write; they only count.
-                batch.extend(op);
-                pending.push((path, outcome));
-                if batch.len() >= options.batch_max_ops {
-                    flush(&mut batch, &mut pending, &mut tally, &mut fatal);
-                }
-            }
-            Ok(WriterMsg::ScanDone { complete, n_not_audio }) => {
-                scan_complete = complete;
-                tally.n_not_audio = n_not_audio;
-            }
-            Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
-                flush(&mut batch, &mut pending, &mut tally, &mut fatal);
-            }
-            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
-        }
-    }
-    flush(&mut batch, &mut pending, &mut tally, &mut fatal);
-    if let Some(e) = fatal {
-        return Err(e);
-    }
-    if scan_complete && !stop.is_cancelled() {
-        tally.counts.missing = store.mark_missing(root, run_id)?;
-    } else {
-        tally.status = RunStatus::Cancelled;
-    }
-    store.finish_run(run_id, tally.status, &tally.counts)?;
-    Ok(tally)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rms_levels() {
-        assert_eq!(rms_db(&[0.0; 100]), -200.0);
-        assert!((rms_db(&[1.0; 100])).abs() < 1e-9);
-        assert!((rms_db(&[0.5, -0.5]) - 20.0 * 0.5f64.log10()).abs() < 1e-9);
     }
 }
