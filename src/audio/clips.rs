@@ -4,7 +4,7 @@
 //! shared by everything that stores or compares clip vectors: the importer,
 //! the trainer and the shipped teacher targets (`shared/teacher/targets/`)
 //! all use this grid, so "clip i of a track" means the same audio everywhere.
-//! The grid (DESIGN §3): D = duration in seconds,
+//! The grid (ARCHITECTURE.md §3): D = duration in seconds,
 //! K = min(12, max(1, ⌊(D − 6)/6⌋)); one clip centred at max(0, (D − 6)/2)
 //! when K = 1, otherwise K clips evenly spread with starts 3 + k·(D − 9)/(K − 1),
 //! so the first clip skips the first 3 s (silence, count-ins) and the last clip
@@ -22,7 +22,7 @@ pub const MAX_CLIPS_PER_TRACK: usize = 12;
 const EDGE_S: f64 = 3.0;
 
 /// Start times (seconds, ascending) of the clips taken from a track of
-/// `duration_s` seconds, per the DESIGN §3 grid.
+/// `duration_s` seconds, per the ARCHITECTURE.md §3 grid.
 ///
 /// Always returns at least one start, so that even a very short (or
 /// unknown/zero-length) track yields one, zero-padded, clip. A non-finite or

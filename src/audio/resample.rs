@@ -1,6 +1,6 @@
 //! Band-limited resampling of mono audio to the model's 22,050 Hz.
 //!
-//! The model (DESIGN §3) is fed 22,050 Hz audio, and files come at anything
+//! The model (ARCHITECTURE.md §3) is fed 22,050 Hz audio, and files come at anything
 //! from 8 kHz to 192 kHz. Naive interpolation would alias everything above
 //! the new Nyquist (11,025 Hz) back into the band the mel filterbank reads, so
 //! we use rubato's band-limited resampler: a windowed-sinc (Blackman–Harris²)

@@ -3,7 +3,7 @@
 //!
 //! Everything here reproduces `librosa.filters.mel(htk=False,
 //! norm='slaney')` and `librosa.power_to_db(ref=1.0, amin=1e-10,
-//! top_db=None)` (DESIGN §3), so that features computed by tuneatlas match
+//! top_db=None)` (ARCHITECTURE.md §3), so that features computed by tuneatlas match
 //! the ones the model was trained on; the golden test checks it.
 
 /// Floor applied to power before the logarithm (librosa's `amin`), so

@@ -1,6 +1,6 @@
 //! Log-mel features: the model's input, computed from one 6 s mono clip.
 //!
-//! DESIGN §3 fixes every parameter here (22,050 Hz, Hann 2048, hop 1024,
+//! ARCHITECTURE.md §3 fixes every parameter here (22,050 Hz, Hann 2048, hop 1024,
 //! centred reflect-padded frames, 80 Slaney mel bands 16 Hz–11 kHz, power in
 //! dB), because the DPNN only understands features computed exactly the way
 //! its training features were. `tests/it/features_golden.rs` checks the
@@ -86,7 +86,7 @@ impl Default for MelExtractor {
 }
 
 impl MelExtractor {
-    /// Builds the extractor for the DESIGN §3 parameters (the constants of
+    /// Builds the extractor for the ARCHITECTURE.md §3 parameters (the constants of
     /// this module).
     pub fn new() -> Self {
         Self {
@@ -98,7 +98,7 @@ impl MelExtractor {
     /// Log-mel features of one mono clip at [`SAMPLE_RATE_HZ`].
     ///
     /// A clip shorter than [`CLIP_LEN_SAMPLES`] is zero-padded at the end (as
-    /// DESIGN §3 says for short tracks), a longer one is truncated, and
+    /// ARCHITECTURE.md §3 says for short tracks), a longer one is truncated, and
     /// non-finite samples (NaN, ±∞ from a broken decoder) are treated as
     /// silence, so the result is always finite.
     pub fn compute(&self, clip: &[f32]) -> LogMel {

@@ -45,7 +45,7 @@ fn reflect_index(mut i: isize, len: usize) -> usize {
 /// (`np.pad(signal, pad_samples, mode='reflect')`).
 ///
 /// This is how frames are centred (frame `t` is centred on sample
-/// `t·hop`). DESIGN §3 asks for reflect padding; note that librosa ≥ 0.10
+/// `t·hop`). ARCHITECTURE.md §3 asks for reflect padding; note that librosa ≥ 0.10
 /// defaults to zero (`'constant'`) padding, which changes the first and
 /// last frames, so the golden fixtures pass `pad_mode='reflect'` explicitly.
 /// An empty signal pads to zeros.

@@ -136,7 +136,7 @@ pub fn model_row(embedder: &Embedder) -> ModelRow {
     }
 }
 
-/// Track-level outputs from clip outputs: the DESIGN's track vector (mean of
+/// Track-level outputs from clip outputs: the track vector (ARCHITECTURE.md §3) (mean of
 /// normalised clip vectors, re-normalised) and the mean tag scores.
 fn assemble(tag_names: &[Option<(String, String)>], outputs: Vec<ClipOutput>) -> Embedding {
     let scores: Vec<&[f32]> = outputs.iter().map(|o| o.tag_scores.as_slice()).collect();

@@ -95,8 +95,8 @@ impl Default for LayoutParams {
     /// θ 0.8 and 500 iterations: `tuneatlas bench tsne` on 10,000 tracks
     /// (2-core dev machine, one run) took 27.7 s with 10-NN preservation
     /// 0.358, against 61.3 s and 0.397 for the textbook θ 0.5 and 1,000
-    /// iterations (36.1 s / 0.372 for θ 0.5 and 500): the 30 s
-    /// goal for a tenth less neighbourhood kept; clusters stay fully apart
+    /// iterations (36.1 s / 0.372 for θ 0.5 and 500): under a 30 s goal
+    /// for a 10k-track first map, for a tenth less neighbourhood kept; clusters stay fully apart
     /// in all four.
     fn default() -> Self {
         LayoutParams { perplexity: 30.0, pca_dims: 50, max_iter: 500, approx_threshold: 0.8, seed: 42 }

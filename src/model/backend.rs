@@ -12,7 +12,7 @@
 //!   lavapipe/llvmpipe) runs on the CPU backend instead, with a notice, and
 //!   wgpu's OpenGL fallback is not even probed: measured on the 2-core
 //!   build machine, lavapipe is several times slower than the CPU backend for
-//!   this model and GL is slower still (DESIGN §8; `tuneatlas bench model`).
+//!   this model and GL is slower still (ARCHITECTURE.md §8; `tuneatlas bench model`).
 //!   No adapter at all: CPU backend with a notice.
 //! - `gpu`: wgpu on whatever adapter exists, lavapipe and OpenGL included (this is how
 //!   the tests exercise the wgpu path on machines without a GPU); an error

@@ -1,5 +1,5 @@
 //! `tuneatlas bench model`: clips per second of the DPNN per backend and
-//! batch size, and peak memory. Prints figures, asserts nothing (DESIGN §7).
+//! batch size, and peak memory. Prints figures, asserts nothing (ARCHITECTURE.md §7).
 //!
 //! Each row times the whole [`Embedder::embed_batch`] call — input guard,
 //! upload, forward pass, one readback, normalisation — because that is what

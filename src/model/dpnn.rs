@@ -1,7 +1,7 @@
 //! The Deep Parallel Neural Network (DPNN): the model that turns a log-mel
 //! clip into a 256-d representation and tag scores.
 //!
-//! Architecture (DESIGN §3; Schindler, Lidy & Rauber 2016, "Comparing shallow
+//! Architecture (ARCHITECTURE.md §3; Schindler, Lidy & Rauber 2016, "Comparing shallow
 //! versus deep neural network architectures for automatic music genre
 //! classification"; Schindler & Knees 2019, "Multi-task music representation
 //! learning from multi-label embeddings"): a BatchNorm on the raw log-mel
@@ -84,7 +84,7 @@ pub struct DpnnConfig {
     pub timbre: Vec<ConvBlockSpec>,
     /// Rhythm stack: kernels wide in time, pooling along frequency.
     pub rhythm: Vec<ConvBlockSpec>,
-    /// Width of the representation (the embedding), 256 in DESIGN §3.
+    /// Width of the representation (the embedding), 256 in ARCHITECTURE.md §3.
     pub embedding_dim: usize,
     /// Head outputs per tag category; must match the vocabulary.
     pub tags: TagCounts,

@@ -15,7 +15,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-/// The four groups of tags a model predicts (DESIGN §3), after AllMusic's
+/// The four groups of tags a model predicts (ARCHITECTURE.md §3), after AllMusic's
 /// genre / style / mood / theme split used by Schindler & Knees (2019).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -310,7 +310,7 @@ pub fn l2_normalise(v: &mut [f32]) {
     }
 }
 
-/// The track vector (DESIGN §3): the mean of the L2-normalised clip vectors,
+/// The track vector (ARCHITECTURE.md §3): the mean of the L2-normalised clip vectors,
 /// re-normalised. Clips whose length differs from the first clip's are
 /// ignored; no clips gives an empty vector; clips that cancel out give a
 /// zero vector (finite, no direction).

@@ -2,7 +2,7 @@
 //!
 //! A 6 s log-mel clip goes in; a 256-d representation (for similarity, the
 //! map and the track vector) and tag scores in four categories come out
-//! (DESIGN §3). The parts:
+//! (ARCHITECTURE.md §3). The parts:
 //! - [`backend`]: where it runs — wgpu on a GPU, or a CPU backend — chosen by
 //!   policy in the one place that names concrete burn backends;
 //! - [`dpnn`]: the network ([`Dpnn`]) and its sizes ([`DpnnConfig`]);

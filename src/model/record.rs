@@ -86,7 +86,7 @@ pub struct InputSpec {
 }
 
 impl InputSpec {
-    /// The specification of this build's feature extractor (DESIGN §3).
+    /// The specification of this build's feature extractor (ARCHITECTURE.md §3).
     pub fn current() -> InputSpec {
         InputSpec {
             sample_rate_hz: features::SAMPLE_RATE_HZ,

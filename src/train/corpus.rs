@@ -329,7 +329,7 @@ impl Corpus {
         Ok(Self::assemble(root, tracks, clips, Some(targets)))
     }
 
-    /// A corpus without targets: clips on the DESIGN §3 grid from each
+    /// A corpus without targets: clips on the ARCHITECTURE.md §3 grid from each
     /// track's listed duration (or `durations_s`, measured by the caller,
     /// where the list has none).
     pub fn without_targets(root: &Path, tracks: Vec<CorpusTrack>, durations_s: &[f64]) -> Corpus {
@@ -408,7 +408,7 @@ impl Corpus {
 }
 
 /// The clip grid as the teacher targets used it (`shared/corpus/README.md`):
-/// DESIGN §3's grid with each start rounded to 3 decimals.
+/// the ARCHITECTURE.md §3 grid with each start rounded to 3 decimals.
 pub fn teacher_grid_starts_s(duration_s: f64) -> Vec<f64> {
     crate::audio::clips::clip_starts_s(duration_s)
         .into_iter()

@@ -1,4 +1,4 @@
-//! Distilling the DPNN from the musicnn teachers (DESIGN §4, issue 4).
+//! Distilling the DPNN from the musicnn teachers (ARCHITECTURE.md §4).
 //!
 //! The objective is multi-task, after Schindler & Knees (2019):
 //!
@@ -18,9 +18,8 @@
 //!   what makes a track's clips — and so its track vector — coherent;
 //! - **(d) relational distillation** of the teachers' 400-d penultimate
 //!   embedding: inside each batch the student's clip-to-clip cosines are
-//!   regressed onto the teachers' (mean squared difference). This is the
-//!   issue's optional "regression to the teacher penultimate", in the form
-//!   that needs no projection layer and transfers exactly what retrieval
+//!   regressed onto the teachers' (mean squared difference): a regression
+//!   to the teacher penultimate in the form that needs no projection layer and transfers exactly what retrieval
 //!   uses — which clips the teachers find alike (production, instrumentation,
 //!   album consistency), which the tag-based terms alone do not teach.
 //!

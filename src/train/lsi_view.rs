@@ -38,7 +38,7 @@ pub const MAX_PAIR_TRACKS: usize = 2_000;
 ///
 /// Why one half: a triplet needs a negative for every anchor; when most
 /// pairs are positives, the tags say "everything is alike" and the trained
-/// similarity cannot be assessed (the "density near 1").
+/// similarity cannot be assessed (a pairwise-cosine density piled up near 1).
 pub const UNIFORM_POSITIVE_SHARE: f64 = 0.5;
 
 /// Cosines and loadings this close to zero count as exactly zero

@@ -20,7 +20,7 @@ pub fn normalise_rows(rows: &mut [f32], dim: usize) {
     }
 }
 
-/// Track vectors as DESIGN §3 defines them: the mean of the L2-normalised
+/// Track vectors as ARCHITECTURE.md §3 defines them: the mean of the L2-normalised
 /// clip vectors of each track, re-normalised. `track_of[i]` is clip i's
 /// track in `0..n_tracks`; a track without clips gets a zero vector.
 pub fn track_vectors(clip_vectors: &[f32], dim: usize, track_of: &[usize], n_tracks: usize) -> Vec<f32> {

@@ -16,8 +16,8 @@
 //!    uninterrupted one up to floating-point reduction order.
 //!
 //! Non-finite losses or gradients stop the run with a message naming the
-//! step (the lavapipe autodiff NaNs must never be trained through
-//! silently), and the last checkpoint stays as it was.
+//! step (autodiff NaNs, once seen on a lavapipe stack, must never be
+//! trained through silently), and the last checkpoint stays as it was.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;

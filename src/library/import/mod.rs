@@ -1,7 +1,7 @@
 //! The import pipeline: folder → new/changed/moved files → decoded clips →
 //! log-mel features → the store, incrementally and resumably.
 //!
-//! Shape (DESIGN §6): one scanner thread decides per file what to do from the
+//! Shape (ARCHITECTURE.md §6): one scanner thread decides per file what to do from the
 //! stored size, mtime and fingerprint; decode/feature workers (one per core)
 //! turn files into clips and features; one writer thread applies results in
 //! batched transactions. Channels are bounded, so memory stays flat however
