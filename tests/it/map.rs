@@ -15,7 +15,9 @@ use tuneatlas::map::{
     Layout, LayoutParams, LayoutStage, MapCoord, MapOutcome, RecomputeReason, compute_layout,
     layout_for_library, place_new,
 };
-use tuneatlas::store::{Embedding, ModelRow, Store, StoredLayout, TrackRecord, WriteOp};
+use tuneatlas::store::{
+    Embedding, ImportCounts, ModelRow, RunStatus, Store, StoredLayout, TrackRecord, WriteOp,
+};
 
 const MODEL_A: &str = "map-test-a";
 const MODEL_B: &str = "map-test-b";
@@ -431,6 +433,7 @@ fn the_tag_matrix_holds_every_stored_score() {
     let run = store.begin_run(&music).expect("run");
     let ops: Vec<WriteOp> = (0..4).map(|i| track_op(music.join(format!("{i}.ogg")), i)).collect();
     store.write_batch(run, &ops).expect("tracks");
+    store.finish_run(run, RunStatus::Finished, &ImportCounts::default()).expect("finish");
     let ids = ids_in_insertion_order(&store);
     register(&mut store, MODEL_A);
     let score = |category: &str, tag: &str, score: f32| tuneatlas::store::TagScore {
