@@ -6,14 +6,14 @@
 //! other did not). `format!("{summary}")` is the one-line headline the
 //! window shows; `format!("{summary:#}")` adds the indented details a
 //! terminal has room for (embedding, notes, failed and skipped files).
-//!
-//! The impl lives here rather than beside [`ImportSummary`] only because
-//! `library::import` is being reworked in parallel; it can move there.
+//! Names and reasons are escaped ([`crate::text`]): a file name may hold
+//! control characters that must not reach a terminal raw.
 
 use std::fmt;
 
 use crate::library::ImportSummary;
 use crate::store::RunStatus;
+use crate::text::{shown, shown_text};
 
 /// Seconds as "12.3 s" under a minute, else "m:ss" or "h:mm:ss".
 fn elapsed(seconds: f64) -> String {
@@ -57,7 +57,7 @@ impl fmt::Display for ImportSummary {
             write!(f, "\n  new and changed tracks embedded with {version}")?;
         }
         for notice in &self.notices {
-            write!(f, "\n  note: {notice}")?;
+            write!(f, "\n  note: {}", shown_text(notice))?;
         }
         if self.n_known_bad > 0 {
             write!(
@@ -73,7 +73,7 @@ impl fmt::Display for ImportSummary {
             if !list.is_empty() {
                 write!(f, "\n{title}")?;
                 for (path, reason) in list {
-                    write!(f, "\n  {reason}: {}", path.display())?;
+                    write!(f, "\n  {}: {}", shown_text(reason), shown(path))?;
                 }
             }
         }

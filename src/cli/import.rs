@@ -132,49 +132,9 @@ fn print_json(s: &ImportSummary) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The run's summary as the core words it (the window shows its headline),
+/// then where the library is.
 fn print_summary(s: &ImportSummary, db: &Path) {
-    let c = &s.counts;
-    println!(
-        "{} in {:.1} s: {} new, {} updated, {} moved, {} unchanged, {} failed, {} missing",
-        match s.status {
-            tuneatlas::store::RunStatus::Finished => "import finished",
-            tuneatlas::store::RunStatus::Cancelled => "import cancelled (run it again to resume)",
-            tuneatlas::store::RunStatus::Failed => "import failed",
-        },
-        s.elapsed_s,
-        c.new,
-        c.updated,
-        c.moved,
-        c.unchanged,
-        c.failed,
-        c.missing
-    );
-    if let Some(version) = &s.model_version {
-        println!("  new and changed tracks embedded with {version}");
-    }
-    for notice in &s.notices {
-        println!("  note: {notice}");
-    }
-    if s.n_known_bad > 0 {
-        println!(
-            "  {} unchanged files failed before and were not retried (`tuneatlas errors`)",
-            s.n_known_bad
-        );
-    }
-    if s.n_not_audio > 0 {
-        println!("  {} other files (not audio) ignored", s.n_not_audio);
-    }
-    if !s.failures.is_empty() {
-        println!("failed files:");
-        for (path, reason) in &s.failures {
-            println!("  {}: {}", shown_text(reason), shown(path));
-        }
-    }
-    if !s.skipped.is_empty() {
-        println!("skipped while scanning:");
-        for (path, reason) in &s.skipped {
-            println!("  {}: {}", shown_text(reason), shown(path));
-        }
-    }
+    println!("{s:#}");
     println!("library: {}", shown(db));
 }
