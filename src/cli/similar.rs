@@ -7,7 +7,9 @@ use std::path::Path;
 
 use clap::Args;
 use serde::Serialize;
-use tuneatlas::browse::{LibrarySnapshot, SharedTag, SimilarOptions, similar_tracks};
+use tuneatlas::browse::{
+    CommonTag, DEFAULT_PER_ARTIST, LibrarySnapshot, SimilarOptions, closer_than_text, similar_tracks,
+};
 use tuneatlas::index::resolve_track;
 use tuneatlas::store::TrackRow;
 
@@ -34,6 +36,9 @@ pub struct SimilarArgs {
     /// Leave out tracks by the query's artist.
     #[arg(long)]
     pub exclude_same_artist: bool,
+    /// At most N tracks by one artist in any 10 consecutive results (0 = no cap).
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_PER_ARTIST)]
+    pub per_artist: usize,
     /// Model version whose vectors to use (default: the one most of the library is embedded with).
     #[arg(long = "model", value_name = "VERSION")]
     pub model: Option<String>,
@@ -88,7 +93,13 @@ struct SimilarRow {
     track: TrackRef,
     distance: f32,
     cosine_similarity: f32,
-    shared_tags: Vec<SharedTag>,
+    /// Share of the library's pairs of tracks farther apart, in % (absent
+    /// in a library of one pair or less).
+    closer_than_percent: Option<f32>,
+    /// The same share as the table says it ([`closer_than_text`]).
+    #[serde(skip)]
+    closer_text: String,
+    common_tags: Vec<CommonTag>,
 }
 
 /// The whole `similar --json` output.
@@ -98,6 +109,9 @@ struct SimilarOutput {
     query: TrackRef,
     excluded_same_album: bool,
     excluded_same_artist: bool,
+    per_artist: usize,
+    /// Pairs of tracks the distance percentiles were estimated from.
+    sampled_pairs: usize,
     neighbors: Vec<SimilarRow>,
 }
 
@@ -168,6 +182,7 @@ pub fn similar(db: &Path, args: &SimilarArgs) -> anyhow::Result<()> {
     let options = SimilarOptions {
         exclude_same_album: args.exclude_same_album,
         exclude_same_artist: args.exclude_same_artist,
+        per_artist: args.per_artist,
     };
     let neighbors = similar_tracks(&snapshot, query.id, args.k, options)?;
     let tracks: HashMap<i64, &TrackRow> = snapshot.tracks.iter().map(|t| (t.id, t)).collect();
@@ -180,7 +195,9 @@ pub fn similar(db: &Path, args: &SimilarArgs) -> anyhow::Result<()> {
             track: TrackRef::from(*track),
             distance: n.distance,
             cosine_similarity: n.cosine_similarity,
-            shared_tags: n.shared_tags,
+            closer_than_percent: n.closer_than.map(|share| share * 100.0),
+            closer_text: n.closer_than.map(closer_than_text).unwrap_or_default(),
+            common_tags: n.common_tags,
         });
     }
     if args.json {
@@ -189,6 +206,8 @@ pub fn similar(db: &Path, args: &SimilarArgs) -> anyhow::Result<()> {
             query: TrackRef::from(&query),
             excluded_same_album: args.exclude_same_album,
             excluded_same_artist: args.exclude_same_artist,
+            per_artist: args.per_artist,
+            sampled_pairs: snapshot.stats().sampled_pairs(),
             neighbors: rows,
         };
         println!("{}", serde_json::to_string_pretty(&out)?);
@@ -200,13 +219,17 @@ pub fn similar(db: &Path, args: &SimilarArgs) -> anyhow::Result<()> {
         describe(&query),
         snapshot.index.as_ref().map_or(0, |index| index.len())
     );
-    println!("{:>4} {:>8}  {:<28} {:<22} {:<24} shared tags", "rank", "distance", "title", "artist", "album");
+    println!(
+        "{:>4} {:>8} {:<25} {:<28} {:<22} {:<24} both stand out on",
+        "rank", "distance", "", "title", "artist", "album"
+    );
     for r in &rows {
-        let tags: Vec<&str> = r.shared_tags.iter().map(|t| t.tag.as_str()).collect();
+        let tags: Vec<&str> = r.common_tags.iter().map(|t| t.tag.as_str()).collect();
         println!(
-            "{:>4} {:>8.3}  {:<28} {:<22} {:<24} {}",
+            "{:>4} {:>8.3} {:<25} {:<28} {:<22} {:<24} {}",
             r.rank,
             r.distance,
+            r.closer_text,
             cut(&r.track.title, 28),
             cut(r.track.artist.as_deref().unwrap_or("—"), 22),
             cut(r.track.album.as_deref().unwrap_or("—"), 24),
