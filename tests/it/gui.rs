@@ -123,6 +123,11 @@ fn the_library_view_lists_tracks_with_their_tags_and_the_player_says_there_is_no
     settle(&mut harness);
     harness.get_by_label("Low Tones 01");
     harness.get_by_label("24 tracks");
+    // Each top-bar button has a name of its own (`get_by_label` fails on two):
+    // the view toggle says what it shows, the menu what it acts on.
+    for label in ["Table", "Map", "Library", "Track panel", "Export"] {
+        harness.get_by_label(label);
+    }
     assert!(
         harness.query_all_by_label_contains("No audio output").next().is_some(),
         "the player bar explains"
