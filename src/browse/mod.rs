@@ -20,7 +20,7 @@ use crate::index::VectorIndex;
 use crate::store::{FileErrorRow, ModelRow, Store, TagMatrix, TrackRow};
 
 pub use explain::{CommonTag, LibraryStats, TOP_SHARE, closer_than_text};
-pub use similar::{SimilarOptions, SimilarTrack, similar_tracks};
+pub use similar::{SimilarOptions, SimilarTrack, similar_to_many, similar_tracks};
 pub use variety::{ARTIST_WINDOW, DEFAULT_PER_ARTIST, radio};
 
 /// Everything the library, map and track views show, for one model version.

@@ -8,11 +8,12 @@
 //! window with the command line must see the same tracks with the same
 //! reasons. `tests/it/gui.rs` checks that they do.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use super::LibrarySnapshot;
 use super::explain::CommonTag;
 use super::variety::{self, DEFAULT_PER_ARTIST};
+use crate::index::Neighbor;
 use crate::store::TrackRow;
 use crate::{Error, Result};
 
@@ -86,20 +87,9 @@ pub fn similar_tracks(
     };
     let copies = variety::near_copies(index, &by_id, track_id);
     let keys = variety::artist_keys(&snapshot.tracks);
-    // The cap pushes some neighbours down the list, so look further than
-    // `k` and, when that was not enough, further again.
-    let mut want = k.saturating_mul(4).max(k.saturating_add(40));
-    let neighbours = loop {
-        let found = index
-            .top_k_by_id(track_id, want, |id| !copies.contains(&id) && !exclude(id))
-            .ok_or_else(no_vector)?;
-        let exhausted = found.len() < want || want >= index.len();
-        let picked = variety::pick_under_cap(found, k, &keys, options.per_artist);
-        if picked.len() >= k || exhausted {
-            break picked;
-        }
-        want = want.saturating_mul(4).min(index.len());
-    };
+    let neighbours = nearest_under_cap(index.len(), k, &keys, options.per_artist, |want| {
+        index.top_k_by_id(track_id, want, |id| !copies.contains(&id) && !exclude(id)).ok_or_else(no_vector)
+    })?;
     let stats = snapshot.stats();
     Ok(neighbours
         .into_iter()
@@ -109,6 +99,92 @@ pub fn similar_tracks(
             cosine_similarity: n.cosine_similarity,
             closer_than: stats.closer_than(n.distance),
             common_tags: stats.common_tags(&snapshot.tags, track_id, n.track_id),
+        })
+        .collect())
+}
+
+/// The `k` nearest of what `search(want)` finds (nearest first) under the
+/// artist cap. The cap pushes some neighbours down the list, so the search
+/// looks further than `k` and, when that was not enough, further again, up
+/// to the whole index of `len` vectors.
+fn nearest_under_cap(
+    len: usize,
+    k: usize,
+    keys: &HashMap<i64, String>,
+    per_artist: usize,
+    search: impl Fn(usize) -> Result<Vec<Neighbor>>,
+) -> Result<Vec<Neighbor>> {
+    let mut want = k.saturating_mul(4).max(k.saturating_add(40));
+    loop {
+        let found = search(want)?;
+        let exhausted = found.len() < want || want >= len;
+        let picked = variety::pick_under_cap(found, k, keys, per_artist);
+        if picked.len() >= k || exhausted {
+            return Ok(picked);
+        }
+        want = want.saturating_mul(4).min(len);
+    }
+}
+
+/// "Play similar to these": the `k` tracks nearest the centroid (the
+/// normalised mean) of several seed tracks' vectors, nearest first — none
+/// of the seeds, no copy of any seed, no repeats, `options`' filters
+/// (against every seed) and artist cap applied. Each entry's distance and
+/// percentile are to the centroid; tags in common are left empty, there
+/// being no one track to share them with. One seed is
+/// [`similar_tracks`]. Errors when a seed has no vector.
+pub fn similar_to_many(
+    snapshot: &LibrarySnapshot,
+    seeds: &[i64],
+    k: usize,
+    options: SimilarOptions,
+) -> Result<Vec<SimilarTrack>> {
+    let mut unique: Vec<i64> = Vec::with_capacity(seeds.len());
+    for &id in seeds {
+        if !unique.contains(&id) {
+            unique.push(id);
+        }
+    }
+    match unique.as_slice() {
+        [] => return Err(Error::Invalid("similar tracks need at least one seed track".into())),
+        [one] => return similar_tracks(snapshot, *one, k, options),
+        _ => {}
+    }
+    let version = snapshot.model_version.as_deref().unwrap_or("(none)");
+    let no_vector = |id: i64| Error::Invalid(format!("track {id} has no vector for model {version} yet"));
+    let index = snapshot.index.as_ref().ok_or_else(|| no_vector(unique[0]))?;
+    let mut centroid = vec![0f32; index.dim()];
+    for &id in &unique {
+        let v = index.vector(id).ok_or_else(|| no_vector(id))?;
+        for (c, x) in centroid.iter_mut().zip(v) {
+            *c += x;
+        }
+    }
+    let by_id: HashMap<i64, &TrackRow> = snapshot.tracks.iter().map(|t| (t.id, t)).collect();
+    let mut banned: HashSet<i64> = unique.iter().copied().collect();
+    for &id in &unique {
+        banned.extend(variety::near_copies(index, &by_id, id));
+    }
+    let seed_rows: Vec<&TrackRow> = unique.iter().filter_map(|id| by_id.get(id).copied()).collect();
+    let allowed = |id: i64| {
+        !banned.contains(&id)
+            && by_id.get(&id).is_some_and(|t| !seed_rows.iter().any(|s| options.excludes(s, t)))
+    };
+    let keys = variety::artist_keys(&snapshot.tracks);
+    // Seeds pointing opposite ways sum to (nearly) zero: no direction to
+    // search around, so the index returns nothing rather than noise.
+    let neighbours = nearest_under_cap(index.len(), k, &keys, options.per_artist, |want| {
+        Ok(index.top_k(&centroid, want, allowed))
+    })?;
+    let stats = snapshot.stats();
+    Ok(neighbours
+        .into_iter()
+        .map(|n| SimilarTrack {
+            track_id: n.track_id,
+            distance: n.distance,
+            cosine_similarity: n.cosine_similarity,
+            closer_than: stats.closer_than(n.distance),
+            common_tags: Vec::new(),
         })
         .collect())
 }

@@ -3,12 +3,12 @@
 //! hears in it. Tables for people, `--json` for scripts and tests.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 use serde::Serialize;
 use tuneatlas::browse::{
-    CommonTag, DEFAULT_PER_ARTIST, LibrarySnapshot, SimilarOptions, closer_than_text, similar_tracks,
+    CommonTag, DEFAULT_PER_ARTIST, LibrarySnapshot, SimilarOptions, closer_than_text, similar_to_many,
 };
 use tuneatlas::index::resolve_track;
 use tuneatlas::store::TrackRow;
@@ -25,8 +25,13 @@ const BAR_CELLS: f32 = 10.0;
 /// Arguments of `tuneatlas similar`.
 #[derive(Debug, Args)]
 pub struct SimilarArgs {
-    /// The track: an id (see `tuneatlas tracks`), a file path, or "Artist - Title".
-    pub track: String,
+    /// The track: an id (see `tuneatlas tracks`), a file path, or "Artist - Title". Several
+    /// tracks: the tracks nearest their centroid, none of them listed.
+    #[arg(required = true, value_name = "TRACK")]
+    pub tracks: Vec<String>,
+    /// Also write the list as an M3U playlist to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub m3u: Option<PathBuf>,
     /// How many similar tracks to list.
     #[arg(short = 'k', long = "count", default_value_t = 20)]
     pub k: usize,
@@ -65,7 +70,7 @@ pub struct TagsArgs {
 
 /// A track as the JSON output names it.
 #[derive(Debug, Serialize)]
-struct TrackRef {
+pub(super) struct TrackRef {
     id: i64,
     title: String,
     artist: Option<String>,
@@ -106,7 +111,10 @@ struct SimilarRow {
 #[derive(Debug, Serialize)]
 struct SimilarOutput {
     model_version: String,
+    /// The first seed track.
     query: TrackRef,
+    /// All seed tracks (the neighbours are those of their centroid).
+    seeds: Vec<TrackRef>,
     excluded_same_album: bool,
     excluded_same_artist: bool,
     per_artist: usize,
@@ -146,7 +154,7 @@ fn cut(s: &str, n: usize) -> String {
     }
 }
 
-fn describe(t: &TrackRow) -> String {
+pub(super) fn describe(t: &TrackRow) -> String {
     let mut s = match &t.artist {
         Some(a) => format!("{a} - {}", t.title),
         None => t.title.clone(),
@@ -157,34 +165,48 @@ fn describe(t: &TrackRow) -> String {
     s
 }
 
-/// Lists the tracks closest to one track.
+/// Fails with a message saying what to do when `track` has no usable vector.
+pub(super) fn require_vector(
+    snapshot: &LibrarySnapshot,
+    track: &TrackRow,
+    version: &str,
+) -> anyhow::Result<()> {
+    if snapshot.index.as_ref().is_some_and(|index| index.contains(track.id)) {
+        return Ok(());
+    }
+    if snapshot.index.as_ref().is_some_and(|index| index.unusable_ids().contains(&track.id)) {
+        anyhow::bail!(
+            "the vector of track {} ({}) for model {version} is zero or not finite; re-embed it with `tuneatlas embed`",
+            track.id,
+            describe(track)
+        );
+    }
+    anyhow::bail!(
+        "no vector for track {} ({}) with model {version} — run `tuneatlas embed`{}",
+        track.id,
+        describe(track),
+        if track.status == "missing" { " (its file is missing)" } else { "" }
+    );
+}
+
+/// Lists the tracks closest to one track, or to the centroid of several.
 pub fn similar(db: &Path, args: &SimilarArgs) -> anyhow::Result<()> {
     let store = open_read_only(db)?;
     let version = model_version(&store, args.model.as_deref())?;
-    let query = resolve_track(&store, &args.track)?;
+    let seeds: Vec<TrackRow> =
+        args.tracks.iter().map(|t| resolve_track(&store, t)).collect::<Result<_, _>>()?;
     let snapshot = LibrarySnapshot::from_store(&store, Some(&version))?;
-    let has_vector = snapshot.index.as_ref().is_some_and(|index| index.contains(query.id));
-    if !has_vector {
-        if snapshot.index.as_ref().is_some_and(|index| index.unusable_ids().contains(&query.id)) {
-            anyhow::bail!(
-                "the vector of track {} ({}) for model {version} is zero or not finite; re-embed it with `tuneatlas embed`",
-                query.id,
-                describe(&query)
-            );
-        }
-        anyhow::bail!(
-            "no vector for track {} ({}) with model {version} — run `tuneatlas embed`{}",
-            query.id,
-            describe(&query),
-            if query.status == "missing" { " (its file is missing)" } else { "" }
-        );
+    for seed in &seeds {
+        require_vector(&snapshot, seed, &version)?;
     }
+    let Some(query) = seeds.first().cloned() else { anyhow::bail!("name at least one track") };
     let options = SimilarOptions {
         exclude_same_album: args.exclude_same_album,
         exclude_same_artist: args.exclude_same_artist,
         per_artist: args.per_artist,
     };
-    let neighbors = similar_tracks(&snapshot, query.id, args.k, options)?;
+    let seed_ids: Vec<i64> = seeds.iter().map(|t| t.id).collect();
+    let neighbors = similar_to_many(&snapshot, &seed_ids, args.k, options)?;
     let tracks: HashMap<i64, &TrackRow> = snapshot.tracks.iter().map(|t| (t.id, t)).collect();
     let mut rows = Vec::with_capacity(neighbors.len());
     for (i, n) in neighbors.into_iter().enumerate() {
@@ -200,10 +222,17 @@ pub fn similar(db: &Path, args: &SimilarArgs) -> anyhow::Result<()> {
             common_tags: n.common_tags,
         });
     }
+    if let Some(m3u) = &args.m3u {
+        let listed: Vec<TrackRow> =
+            rows.iter().filter_map(|r| tracks.get(&r.track.id).map(|t| (*t).clone())).collect();
+        let written = tuneatlas::export::write_m3u(&listed, m3u)?;
+        eprintln!("wrote {written} tracks to {}", m3u.display());
+    }
     if args.json {
         let out = SimilarOutput {
             model_version: version,
             query: TrackRef::from(&query),
+            seeds: seeds.iter().map(TrackRef::from).collect(),
             excluded_same_album: args.exclude_same_album,
             excluded_same_artist: args.exclude_same_artist,
             per_artist: args.per_artist,
@@ -213,10 +242,10 @@ pub fn similar(db: &Path, args: &SimilarArgs) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(());
     }
+    let named: Vec<String> = seeds.iter().map(|t| format!("{}  {}", t.id, describe(t))).collect();
     println!(
-        "Similar to {}  {}   [model {version}, {} tracks with vectors]",
-        query.id,
-        describe(&query),
+        "Similar to {}   [model {version}, {} tracks with vectors]",
+        named.join(" + "),
         snapshot.index.as_ref().map_or(0, |index| index.len())
     );
     println!(

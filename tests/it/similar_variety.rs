@@ -48,9 +48,9 @@ fn fixture(title: &str, artist: &str, vector: Vec<f32>, tags: [f32; 3]) -> Fixtu
 /// 42 tracks around "Seed": its exact copy (same fingerprint), a remaster
 /// (cosine 0.9995, half a second longer), an extended mix (as alike, but
 /// three minutes longer: not a copy), six tracks by "Mono" nearer than
-/// twelve tracks by twelve other artists, and twenty far tracks. "calm" and
-/// "sea" stand out in Seed and Mono 1 only; "rock" is high in every track,
-/// lowest in Seed.
+/// twelve tracks by twelve other artists (on an arc, in order), and twenty
+/// far tracks. "calm" and "sea" stand out in Seed and Mono 1 only; "rock"
+/// is high in every track, lowest in Seed.
 fn fixtures() -> Vec<Fixture> {
     let mut all = vec![
         fixture("Seed", "Aardvark", toward(1.0, 1), [0.9, 0.5, 0.6]),
@@ -69,12 +69,17 @@ fn fixtures() -> Vec<Fixture> {
     }
     for i in 1..=12 {
         let cos = 0.97 - 0.005 * i as f32;
-        all.push(fixture(
-            &format!("Other {i}"),
-            &format!("Artist {i}"),
-            toward(cos, 5),
-            [0.11 + 0.001 * i as f32, 0.021, 0.61 + 0.002 * i as f32],
-        ));
+        // Neighbours on the arc are ≥ 0.999 alike: their lengths differ, so
+        // they are not copies of each other.
+        all.push(Fixture {
+            duration_s: 120.0 + 10.0 * i as f64,
+            ..fixture(
+                &format!("Other {i}"),
+                &format!("Artist {i}"),
+                toward(cos, 5),
+                [0.11 + 0.001 * i as f32, 0.021, 0.61 + 0.002 * i as f32],
+            )
+        });
     }
     for i in 1..=20 {
         // Spread over the other axes, away from the seed.
@@ -279,4 +284,93 @@ fn each_neighbour_is_explained_by_tags_that_stand_out_and_a_distance_percentile(
     let line = text.lines().find(|l| l.contains("Mono 1")).unwrap_or_else(|| panic!("{text}"));
     assert!(line.contains(&format!("closer than {} % of pairs", got.floor())), "{line}");
     assert!(line.contains("calm, sea"), "{line}");
+}
+
+fn run_ok(db: &Path, args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_tuneatlas"))
+        .env_remove("TUNEATLAS_DB")
+        .env("RUST_LOG", "warn")
+        .arg("--db")
+        .arg(db)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The file names an M3U playlist lists, in order.
+fn m3u_titles(path: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(path).unwrap();
+    text.lines()
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|l| Path::new(l).file_stem().unwrap().to_string_lossy().into_owned())
+        .collect()
+}
+
+#[test]
+fn several_seeds_give_their_centroids_neighbours_and_a_smooth_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = library(dir.path());
+
+    // "Play similar to these": Others 3 and 4 lie side by side on an arc of twelve.
+    let like = dir.path().join("like.m3u");
+    let seeds = ["similar", "Artist 3 - Other 3", "Artist 4 - Other 4", "Other 3"];
+    let out: serde_json::Value = serde_json::from_str(&run_ok(
+        &db,
+        &[&seeds[..], &["-k", "5", "--json", "--m3u", like.to_str().unwrap()]].concat(),
+    ))
+    .unwrap();
+    assert_eq!(out["seeds"].as_array().unwrap().len(), 3, "as given");
+    let listed = titles(&out);
+    assert_eq!(listed.len(), 5);
+    assert!(!listed.iter().any(|t| t == "Other 3" || t == "Other 4"), "never a seed: {listed:?}");
+    let mut unique = listed.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), 5, "no repeats: {listed:?}");
+    let mut first_two = listed[..2].to_vec();
+    first_two.sort();
+    assert_eq!(first_two, ["Other 2", "Other 5"], "the centroid's neighbours on the arc: {listed:?}");
+    assert_eq!(m3u_titles(&like), listed);
+
+    // "Order as a smooth path": shuffled points of the arc come back in arc order.
+    let ordered = dir.path().join("ordered.m3u");
+    let shuffled = [
+        "Artist 7 - Other 7",
+        "Artist 2 - Other 2",
+        "Artist 12 - Other 12",
+        "Artist 1 - Other 1",
+        "Artist 5 - Other 5",
+    ];
+    let out: serde_json::Value = serde_json::from_str(&run_ok(
+        &db,
+        &[&["path", "--order"][..], &shuffled, &["--json", "--m3u", ordered.to_str().unwrap()]].concat(),
+    ))
+    .unwrap();
+    let order: Vec<String> =
+        out["tracks"].as_array().unwrap().iter().map(|t| t["title"].as_str().unwrap().to_owned()).collect();
+    let mut forward = vec!["Other 1", "Other 2", "Other 5", "Other 7", "Other 12"];
+    if order[0] != "Other 1" {
+        forward.reverse();
+    }
+    assert_eq!(order, forward);
+    assert_eq!(m3u_titles(&ordered), order);
+    assert!(
+        out["tracks"][0]["step_distance"].is_null()
+            && out["tracks"][1]["step_distance"].as_f64().unwrap() > 0.0
+    );
+
+    let text = run_ok(&db, &[&["path", "--order"][..], &shuffled].concat());
+    assert!(text.contains("total distance"), "{text}");
+    // Without --order a path has two ends.
+    let out = Command::new(env!("CARGO_BIN_EXE_tuneatlas"))
+        .env_remove("TUNEATLAS_DB")
+        .arg("--db")
+        .arg(&db)
+        .args([&["path"][..], &shuffled[..3]].concat())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("add --order"));
 }
