@@ -498,6 +498,7 @@ mod tests {
             status: "ok".into(),
             n_clips: 1,
             names_from_path: false,
+            fingerprint: Vec::new(),
         }
     }
 

@@ -8,12 +8,22 @@
 //! [`TrackRow`], so every caller gets them without a second spelling
 //! (ARCHITECTURE.md §9).
 //!
+//! The same module says when a track is a *copy* of another (the same file
+//! imported twice, or a near-identical re-encode): similar lists and the
+//! radio must never offer the seed again under another name.
+//!
 //! Names compare ignoring case and runs of whitespace ("The  Wall" is "the
 //! wall"); an unknown name never equals anything, not even another unknown.
 
 use std::collections::HashMap;
 
 use crate::store::TrackRow;
+
+/// Two tracks whose vectors are at least this cosine-similar...
+pub const NEAR_COPY_MIN_COSINE: f32 = 0.999;
+/// ...and whose durations differ by at most this much are one recording
+/// (a re-encode, a remaster of the same take, a trimmed copy).
+pub const NEAR_COPY_MAX_DURATION_DIFF_S: f64 = 1.0;
 
 /// A name as the rules compare it: lower case, whitespace runs collapsed.
 pub fn normalized_name(name: &str) -> String {
@@ -44,6 +54,23 @@ impl TrackRow {
         same_name(self.album.as_deref(), other.album.as_deref())
             && (same_name(self.album_owner(), other.album_owner())
                 || self.path.parent() == other.path.parent())
+    }
+
+    /// The same file content: equal, known content fingerprints.
+    pub fn same_content(&self, other: &TrackRow) -> bool {
+        !self.fingerprint.is_empty() && self.fingerprint == other.fingerprint
+    }
+
+    /// An exact or near copy of `other`, given the cosine similarity of
+    /// their vectors: the same content ([`same_content`](Self::same_content)),
+    /// or vectors at least [`NEAR_COPY_MIN_COSINE`] alike and durations
+    /// within [`NEAR_COPY_MAX_DURATION_DIFF_S`]. The duration test is what
+    /// keeps two genuinely different but very alike tracks (a loop-based
+    /// piece and its extended mix) apart.
+    pub fn near_copy(&self, other: &TrackRow, cosine_similarity: f32) -> bool {
+        self.same_content(other)
+            || (cosine_similarity >= NEAR_COPY_MIN_COSINE
+                && (self.duration_s - other.duration_s).abs() <= NEAR_COPY_MAX_DURATION_DIFF_S)
     }
 }
 
@@ -120,6 +147,7 @@ mod tests {
             status: "ok".into(),
             n_clips: 1,
             names_from_path: false,
+            fingerprint: Vec::new(),
         }
     }
 
@@ -132,6 +160,22 @@ mod tests {
         let unknown = row("/m/c/3.ogg", None, None, None);
         assert!(!unknown.same_artist(&unknown.clone()));
         assert!(!unknown.same_album(&unknown.clone()));
+    }
+
+    #[test]
+    fn a_copy_is_the_same_content_or_nearly_the_same_vector_and_length() {
+        let mut a = row("/m/a/1.ogg", Some("A"), None, None);
+        let mut b = row("/m/b/1.ogg", Some("B"), None, None);
+        assert!(!a.near_copy(&b, 0.5), "unknown fingerprints are never equal");
+        a.fingerprint = vec![1, 2];
+        b.fingerprint = vec![1, 2];
+        assert!(a.same_content(&b) && a.near_copy(&b, 0.1));
+        b.fingerprint = vec![3];
+        b.duration_s = a.duration_s + 0.9;
+        assert!(a.near_copy(&b, 0.9991));
+        assert!(!a.near_copy(&b, 0.998), "not alike enough");
+        b.duration_s = a.duration_s + 1.5;
+        assert!(!a.near_copy(&b, 0.9999), "alike, but of another length");
     }
 
     #[test]

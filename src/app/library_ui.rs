@@ -540,6 +540,7 @@ mod tests {
             status: "ok".to_owned(),
             n_clips: 3,
             names_from_path: false,
+            fingerprint: Vec::new(),
         }
     }
 

@@ -30,7 +30,9 @@ impl TuneAtlasApp {
                     ui.separator();
                     let map = ui.selectable_value(&mut self.state.view, MainView::Map, "Map");
                     map.on_hover_text("The map of the library (Ctrl+2)");
-                    let lib = ui.selectable_value(&mut self.state.view, MainView::Library, "Library");
+                    // "Table", not "Library": the "Library" menu sits in the same bar,
+                    // and two buttons of one name left people guessing which opens files.
+                    let lib = ui.selectable_value(&mut self.state.view, MainView::Library, "Table");
                     lib.on_hover_text("The track table (Ctrl+1)");
                 }
                 ui.with_layout(egui::Layout::left_to_right(egui::Align::Center), |ui| {

@@ -526,9 +526,13 @@ impl TuneAtlasApp {
             }
             TrackAction::Play(ids) => self.play(&ids),
             TrackAction::Radio(seed) => {
-                let Some(index) = &self.snapshot.index else { return };
                 let mut ids = vec![seed];
-                ids.extend(crate::index::radio(index, seed, RADIO_LENGTH, |_| false));
+                ids.extend(crate::browse::radio(
+                    &self.snapshot,
+                    seed,
+                    RADIO_LENGTH,
+                    self.track_panel.options,
+                ));
                 self.play(&ids);
                 self.notify(
                     format!("Radio from {}: {} tracks queued.", self.title_of(seed), ids.len()),
@@ -715,6 +719,7 @@ impl eframe::App for TuneAtlasApp {
                             let selection = self.library.selected_ids();
                             let library = &self.library;
                             let titles = |id: i64| title_in(library, id);
+                            self.track_panel.options.per_artist = self.state.per_artist;
                             let actions = self.track_panel.show(
                                 ui,
                                 &snapshot,
@@ -724,6 +729,7 @@ impl eframe::App for TuneAtlasApp {
                                 self.selection.path_start,
                                 &titles,
                             );
+                            self.state.per_artist = self.track_panel.options.per_artist;
                             for action in actions {
                                 self.apply_track_action(&ctx, action);
                             }

@@ -42,6 +42,9 @@ pub struct UiState {
     /// The library file opened last, reopened at start when no `--db` or
     /// `TUNEATLAS_DB` names another.
     pub last_db: Option<PathBuf>,
+    /// The similar list's and radio's cap: tracks by one artist in any ten
+    /// (0 = no cap); a taste, so it is remembered.
+    pub per_artist: usize,
 }
 
 impl Default for UiState {
@@ -55,6 +58,7 @@ impl Default for UiState {
             hover_audition: false,
             volume: 0.8,
             last_db: None,
+            per_artist: crate::browse::DEFAULT_PER_ARTIST,
         }
     }
 }

@@ -8,7 +8,9 @@
 
 use egui::{Color32, RichText, Ui, vec2};
 
-use crate::browse::{LibrarySnapshot, SimilarOptions, SimilarTrack, similar_tracks};
+use crate::browse::{
+    ARTIST_WINDOW, LibrarySnapshot, SimilarOptions, SimilarTrack, closer_than_text, similar_tracks,
+};
 use crate::store::{DEFAULT_TAG_SET, TrackRow};
 
 use super::format::clock;
@@ -221,6 +223,13 @@ impl TrackPanel {
             ui.checkbox(&mut self.options.exclude_same_artist, "not same artist");
         });
         ui.horizontal(|ui| {
+            ui.label("per artist");
+            ui.add(egui::DragValue::new(&mut self.options.per_artist).range(0..=ARTIST_WINDOW))
+                .on_hover_text(format!(
+                    "At most this many tracks by one artist in any {ARTIST_WINDOW} of the list and the radio (0 = no limit)"
+                ));
+        });
+        ui.horizontal(|ui| {
             if ui.button("Radio").on_hover_text("Play a radio that drifts from this track").clicked() {
                 actions.push(TrackAction::Radio(row.id));
             }
@@ -258,17 +267,24 @@ impl TrackPanel {
                 }
                 for s in &list {
                     ui.horizontal(|ui| {
+                        let closer = s.closer_than.map(closer_than_text).unwrap_or_default();
                         ui.monospace(format!("{:.3}", s.distance))
-                            .on_hover_text("cosine distance (0 = same sound)");
+                            .on_hover_text(format!("cosine distance (0 = same sound); {closer}"));
                         let response = ui.selectable_label(false, title_of(s.track_id));
                         if response.double_clicked() {
                             actions.push(TrackAction::Play(vec![s.track_id]));
                         } else if response.clicked() {
                             actions.push(TrackAction::Select(s.track_id));
                         }
-                        if !s.shared_tags.is_empty() {
-                            let tags: Vec<&str> = s.shared_tags.iter().map(|t| t.tag.as_str()).collect();
-                            ui.weak(tags.join(", "));
+                        if let Some(share) = s.closer_than {
+                            ui.weak(format!("{}%", (share * 100.0).floor() as u32))
+                                .on_hover_text(format!("{closer}: the share of this library's pairs of tracks that lie farther apart"));
+                        }
+                        if !s.common_tags.is_empty() {
+                            let tags: Vec<&str> = s.common_tags.iter().map(|t| t.tag.as_str()).collect();
+                            ui.weak(tags.join(", ")).on_hover_text(
+                                "Tags both tracks score high on for this library (both in its top 20 % for the tag)",
+                            );
                         }
                     });
                 }

@@ -7,16 +7,21 @@
 //! and the tests use the same loader, so what the window shows is what the
 //! core computes.
 
+mod explain;
 mod similar;
+mod variety;
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::OnceLock;
 
 use crate::Result;
 use crate::index::VectorIndex;
 use crate::store::{FileErrorRow, ModelRow, Store, TagMatrix, TrackRow};
 
-pub use similar::{SharedTag, SimilarOptions, SimilarTrack, shared_tags, similar_tracks};
+pub use explain::{CommonTag, LibraryStats, TOP_SHARE, closer_than_text};
+pub use similar::{SimilarOptions, SimilarTrack, similar_to_many, similar_tracks};
+pub use variety::{ARTIST_WINDOW, DEFAULT_PER_ARTIST, radio};
 
 /// Everything the library, map and track views show, for one model version.
 #[derive(Debug, Default)]
@@ -40,6 +45,9 @@ pub struct LibrarySnapshot {
     /// [`LibrarySnapshot::load_staged`]): "no vectors" is only final once
     /// they have.
     pub embedding_loaded: bool,
+    /// The library distributions explanations are measured against,
+    /// computed on first use ([`LibrarySnapshot::stats`]).
+    stats: OnceLock<LibraryStats>,
 }
 
 impl LibrarySnapshot {
@@ -94,6 +102,7 @@ impl LibrarySnapshot {
             tags: TagMatrix::default(),
             user_tags,
             embedding_loaded: false,
+            stats: OnceLock::new(),
         })
     }
 
@@ -112,7 +121,16 @@ impl LibrarySnapshot {
             );
         }
         self.embedding_loaded = true;
+        // Computed here, on the loader's thread, so that the window's first
+        // similar list does not stall the UI.
+        self.stats();
         Ok(self)
+    }
+
+    /// The tag-score and pairwise-distance distributions of this snapshot
+    /// (see [`LibraryStats`]), computed once.
+    pub fn stats(&self) -> &LibraryStats {
+        self.stats.get_or_init(|| LibraryStats::compute(self.index.as_ref(), &self.tags))
     }
 
     /// A copy of the first step's data (the second step consumes the original).
@@ -126,6 +144,7 @@ impl LibrarySnapshot {
             tags: TagMatrix::default(),
             user_tags: self.user_tags.clone(),
             embedding_loaded: false,
+            stats: OnceLock::new(),
         }
     }
 

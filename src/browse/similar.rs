@@ -1,39 +1,42 @@
 //! The similar-track list: the one implementation behind the track panel
 //! and `tuneatlas similar` (ARCHITECTURE.md §9).
 //!
-//! Why here: the list has three rules — which neighbours, which filters
-//! ("not same album / artist", see [`crate::identity`]), which tags count
-//! as shared — and a person comparing the window with the command line must
-//! see the same tracks with the same tags. `tests/it/gui.rs` checks that
-//! they do.
+//! Why here: the list has four rules — which neighbours, which filters
+//! ("not same album / artist", see [`crate::identity`]), the variety rules
+//! (no copy of the seed, a per-artist cap: [`super::variety`]) and how each
+//! neighbour is explained ([`super::explain`]) — and a person comparing the
+//! window with the command line must see the same tracks with the same
+//! reasons. `tests/it/gui.rs` checks that they do.
 
-use std::collections::HashMap;
-
-use serde::Serialize;
+use std::collections::{HashMap, HashSet};
 
 use super::LibrarySnapshot;
+use super::explain::CommonTag;
+use super::variety::{self, DEFAULT_PER_ARTIST};
 use crate::index::Neighbor;
-use crate::store::{TagMatrix, TagScore, TrackRow};
+use crate::store::TrackRow;
 use crate::{Error, Result};
 
-/// A tag counts as shared when both tracks score it at least this high...
-const SHARED_MIN_SCORE: f32 = 0.3;
-/// ...or when it is among the strongest this many of its category in both
-/// (and both score it at least `SHARED_FLOOR`: two near-zero scores are not
-/// something the tracks share).
-const SHARED_TOP_N: usize = 5;
-/// See `SHARED_TOP_N`.
-const SHARED_FLOOR: f32 = 0.05;
-/// Shared tags kept per neighbour.
-const SHARED_SHOWN: usize = 3;
-
-/// Options of a similar-track list.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// Options of a similar-track list (and of the radio, which follows them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SimilarOptions {
     /// Leave out tracks from the query track's album ([`TrackRow::same_album`]).
     pub exclude_same_album: bool,
     /// Leave out tracks by the query track's artist ([`TrackRow::same_artist`]).
     pub exclude_same_artist: bool,
+    /// At most this many tracks by one artist in any
+    /// [`variety::ARTIST_WINDOW`] consecutive entries; 0 = no cap.
+    pub per_artist: usize,
+}
+
+impl Default for SimilarOptions {
+    fn default() -> Self {
+        SimilarOptions {
+            exclude_same_album: false,
+            exclude_same_artist: false,
+            per_artist: DEFAULT_PER_ARTIST,
+        }
+    }
 }
 
 impl SimilarOptions {
@@ -42,19 +45,6 @@ impl SimilarOptions {
         (self.exclude_same_album && query.same_album(candidate))
             || (self.exclude_same_artist && query.same_artist(candidate))
     }
-}
-
-/// A predicted tag two tracks share, with both scores.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct SharedTag {
-    /// "genre", "style", "mood" or "theme".
-    pub category: String,
-    /// The tag.
-    pub tag: String,
-    /// The query track's score.
-    pub score_query: f32,
-    /// The neighbour's score.
-    pub score_neighbor: f32,
 }
 
 /// One entry of a similar-track list.
@@ -66,13 +56,19 @@ pub struct SimilarTrack {
     pub distance: f32,
     /// Cosine similarity of the two track vectors.
     pub cosine_similarity: f32,
-    /// Predicted tags both tracks have strongly ([`shared_tags`]).
-    pub shared_tags: Vec<SharedTag>,
+    /// The share (0–1) of the library's pairs of tracks farther apart than
+    /// these two ([`super::LibraryStats::closer_than`]).
+    pub closer_than: Option<f32>,
+    /// Tags both tracks score high on relative to the library
+    /// ([`super::LibraryStats::common_tags`]).
+    pub common_tags: Vec<CommonTag>,
 }
 
 /// The `k` tracks nearest `track_id` in the snapshot's embedding space,
-/// with the filters applied and the tags they share. Errors when the track
-/// has no vector for the snapshot's model version.
+/// nearest first: no copy of the track itself, `options`' filters and
+/// artist cap applied, each with its explanation (percentile of the
+/// distance, tags in common). Errors when the track has no vector for the
+/// snapshot's model version.
 pub fn similar_tracks(
     snapshot: &LibrarySnapshot,
     track_id: i64,
@@ -89,115 +85,106 @@ pub fn similar_tracks(
         let Some(t) = by_id.get(&id) else { return true };
         options.excludes(q, t)
     };
-    let neighbours: Vec<Neighbor> =
-        index.top_k_by_id(track_id, k, |id| !exclude(id)).ok_or_else(no_vector)?;
-    let mine = scores_of(&snapshot.tags, track_id);
+    let copies = variety::near_copies(index, &by_id, track_id);
+    let keys = variety::artist_keys(&snapshot.tracks);
+    let neighbours = nearest_under_cap(index.len(), k, &keys, options.per_artist, |want| {
+        index.top_k_by_id(track_id, want, |id| !copies.contains(&id) && !exclude(id)).ok_or_else(no_vector)
+    })?;
+    let stats = snapshot.stats();
     Ok(neighbours
         .into_iter()
         .map(|n| SimilarTrack {
             track_id: n.track_id,
             distance: n.distance,
             cosine_similarity: n.cosine_similarity,
-            shared_tags: shared_tags(&mine, &scores_of(&snapshot.tags, n.track_id)),
+            closer_than: stats.closer_than(n.distance),
+            common_tags: stats.common_tags(&snapshot.tags, track_id, n.track_id),
         })
         .collect())
 }
 
-/// One track's row of the tag matrix as scores (empty without a row).
-fn scores_of(matrix: &TagMatrix, track_id: i64) -> Vec<TagScore> {
-    let Some(row) = matrix.row(track_id) else { return Vec::new() };
-    matrix
-        .tags
-        .iter()
-        .zip(row)
-        .map(|((category, tag), &score)| TagScore { category: category.clone(), tag: tag.clone(), score })
-        .collect()
+/// The `k` nearest of what `search(want)` finds (nearest first) under the
+/// artist cap. The cap pushes some neighbours down the list, so the search
+/// looks further than `k` and, when that was not enough, further again, up
+/// to the whole index of `len` vectors.
+fn nearest_under_cap(
+    len: usize,
+    k: usize,
+    keys: &HashMap<i64, String>,
+    per_artist: usize,
+    search: impl Fn(usize) -> Result<Vec<Neighbor>>,
+) -> Result<Vec<Neighbor>> {
+    let mut want = k.saturating_mul(4).max(k.saturating_add(40));
+    loop {
+        let found = search(want)?;
+        let exhausted = found.len() < want || want >= len;
+        let picked = variety::pick_under_cap(found, k, keys, per_artist);
+        if picked.len() >= k || exhausted {
+            return Ok(picked);
+        }
+        want = want.saturating_mul(4).min(len);
+    }
 }
 
-/// Tags both tracks have strongly (score ≥ 0.3 in both, or in the top 5 of
-/// the category in both and not near zero), strongest first by the smaller
-/// of the two scores; at most three.
-pub fn shared_tags(query: &[TagScore], other: &[TagScore]) -> Vec<SharedTag> {
-    let ranks = |tags: &[TagScore]| -> HashMap<(String, String), (f32, usize)> {
-        let mut by_cat: HashMap<&str, Vec<&TagScore>> = HashMap::new();
-        for t in tags {
-            by_cat.entry(t.category.as_str()).or_default().push(t);
+/// "Play similar to these": the `k` tracks nearest the centroid (the
+/// normalised mean) of several seed tracks' vectors, nearest first — none
+/// of the seeds, no copy of any seed, no repeats, `options`' filters
+/// (against every seed) and artist cap applied. Each entry's distance and
+/// percentile are to the centroid; tags in common are left empty, there
+/// being no one track to share them with. One seed is
+/// [`similar_tracks`]. Errors when a seed has no vector.
+pub fn similar_to_many(
+    snapshot: &LibrarySnapshot,
+    seeds: &[i64],
+    k: usize,
+    options: SimilarOptions,
+) -> Result<Vec<SimilarTrack>> {
+    let mut unique: Vec<i64> = Vec::with_capacity(seeds.len());
+    for &id in seeds {
+        if !unique.contains(&id) {
+            unique.push(id);
         }
-        let mut out = HashMap::new();
-        for list in by_cat.values_mut() {
-            list.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.tag.cmp(&b.tag)));
-            for (rank, t) in list.iter().enumerate() {
-                out.insert((t.category.clone(), t.tag.clone()), (t.score, rank));
-            }
+    }
+    match unique.as_slice() {
+        [] => return Err(Error::Invalid("similar tracks need at least one seed track".into())),
+        [one] => return similar_tracks(snapshot, *one, k, options),
+        _ => {}
+    }
+    let version = snapshot.model_version.as_deref().unwrap_or("(none)");
+    let no_vector = |id: i64| Error::Invalid(format!("track {id} has no vector for model {version} yet"));
+    let index = snapshot.index.as_ref().ok_or_else(|| no_vector(unique[0]))?;
+    let mut centroid = vec![0f32; index.dim()];
+    for &id in &unique {
+        let v = index.vector(id).ok_or_else(|| no_vector(id))?;
+        for (c, x) in centroid.iter_mut().zip(v) {
+            *c += x;
         }
-        out
+    }
+    let by_id: HashMap<i64, &TrackRow> = snapshot.tracks.iter().map(|t| (t.id, t)).collect();
+    let mut banned: HashSet<i64> = unique.iter().copied().collect();
+    for &id in &unique {
+        banned.extend(variety::near_copies(index, &by_id, id));
+    }
+    let seed_rows: Vec<&TrackRow> = unique.iter().filter_map(|id| by_id.get(id).copied()).collect();
+    let allowed = |id: i64| {
+        !banned.contains(&id)
+            && by_id.get(&id).is_some_and(|t| !seed_rows.iter().any(|s| options.excludes(s, t)))
     };
-    let (q, o) = (ranks(query), ranks(other));
-    let mut shared: Vec<SharedTag> = q
-        .iter()
-        .filter_map(|(key, &(sq, rq))| {
-            let &(so, ro) = o.get(key)?;
-            let strong = sq >= SHARED_MIN_SCORE && so >= SHARED_MIN_SCORE;
-            let top = rq < SHARED_TOP_N && ro < SHARED_TOP_N && sq.min(so) >= SHARED_FLOOR;
-            (strong || top).then(|| SharedTag {
-                category: key.0.clone(),
-                tag: key.1.clone(),
-                score_query: sq,
-                score_neighbor: so,
-            })
+    let keys = variety::artist_keys(&snapshot.tracks);
+    // Seeds pointing opposite ways sum to (nearly) zero: no direction to
+    // search around, so the index returns nothing rather than noise.
+    let neighbours = nearest_under_cap(index.len(), k, &keys, options.per_artist, |want| {
+        Ok(index.top_k(&centroid, want, allowed))
+    })?;
+    let stats = snapshot.stats();
+    Ok(neighbours
+        .into_iter()
+        .map(|n| SimilarTrack {
+            track_id: n.track_id,
+            distance: n.distance,
+            cosine_similarity: n.cosine_similarity,
+            closer_than: stats.closer_than(n.distance),
+            common_tags: Vec::new(),
         })
-        .collect();
-    shared.sort_by(|a, b| {
-        b.score_query
-            .min(b.score_neighbor)
-            .total_cmp(&a.score_query.min(a.score_neighbor))
-            .then_with(|| a.tag.cmp(&b.tag))
-    });
-    shared.truncate(SHARED_SHOWN);
-    shared
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn tag(category: &str, tag: &str, score: f32) -> TagScore {
-        TagScore { category: category.into(), tag: tag.into(), score }
-    }
-
-    #[test]
-    fn shared_tags_need_both_tracks_and_rank_by_weaker_score() {
-        let q = vec![
-            tag("genre", "ambient", 0.9),
-            tag("genre", "rock", 0.35),
-            tag("mood", "calm", 0.6),
-            tag("mood", "dark", 0.08),
-            tag("mood", "sad", 0.02),
-            tag("theme", "night", 0.8),
-        ];
-        let n = vec![
-            tag("genre", "ambient", 0.4),
-            tag("genre", "rock", 0.31),
-            tag("mood", "calm", 0.7),
-            tag("mood", "dark", 0.06),
-            tag("mood", "sad", 0.01),
-            tag("style", "drone", 0.9),
-        ];
-        let got: Vec<String> = shared_tags(&q, &n).into_iter().map(|t| t.tag).collect();
-        // "dark" is weak but in both top 5s of its category; night/drone are
-        // not in both, and "sad" is near zero in both.
-        assert_eq!(got, vec!["calm", "ambient", "rock"]);
-        let got: Vec<String> = shared_tags(&q[3..], &n[3..]).into_iter().map(|t| t.tag).collect();
-        assert_eq!(got, vec!["dark"]);
-        // Outside the top five and below 0.3: not shared.
-        let a: Vec<TagScore> =
-            (0..10).map(|i| tag("mood", &format!("m{i}"), 0.1 + 0.01 * i as f32)).collect();
-        let mut b = a.clone();
-        b.reverse();
-        for (t, s) in b.iter_mut().zip(0..) {
-            t.score = 0.1 + 0.01 * f32::from(s as u8);
-        }
-        let got: Vec<String> = shared_tags(&a, &b).into_iter().map(|t| t.tag).collect();
-        assert!(got.is_empty(), "{got:?}");
-    }
+        .collect())
 }

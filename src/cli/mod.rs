@@ -17,6 +17,7 @@ mod list;
 mod map;
 mod model_args;
 mod model_cmd;
+mod path;
 mod play;
 mod similar;
 mod tag;
@@ -66,8 +67,10 @@ pub enum Command {
     Tracks(list::TracksArgs),
     /// List files that could not be imported, with reasons.
     Errors(list::ErrorsArgs),
-    /// List the tracks that sound most like one track (cosine distance of the embedding).
+    /// List the tracks that sound most like one track, or like several (their centroid).
     Similar(similar::SimilarArgs),
+    /// A song path between two tracks, or `--order`: several tracks re-ordered so each step is short.
+    Path(path::PathArgs),
     /// Show the tags the model predicts for one track, by category.
     Tags(similar::TagsArgs),
     /// Play tracks (library ids, "Artist - Title", or files), printing the position.
@@ -163,6 +166,7 @@ fn dispatch(cli: &Cli) -> anyhow::Result<()> {
         Some(Command::Tracks(args)) => db_path(&cli.db).and_then(|db| list::tracks(&db, args)),
         Some(Command::Errors(args)) => db_path(&cli.db).and_then(|db| list::errors(&db, args)),
         Some(Command::Similar(args)) => db_path(&cli.db).and_then(|db| similar::similar(&db, args)),
+        Some(Command::Path(args)) => db_path(&cli.db).and_then(|db| path::run(&db, args)),
         Some(Command::Tags(args)) => db_path(&cli.db).and_then(|db| similar::tags(&db, args)),
         Some(Command::Play(args)) => db_path(&cli.db).and_then(|db| play::run(&db, args, cli.no_audio)),
         Some(Command::Tag(args)) => db_path(&cli.db).and_then(|db| tag::run(&db, args)),

@@ -3,11 +3,13 @@
 //! hears in it. Tables for people, `--json` for scripts and tests.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 use serde::Serialize;
-use tuneatlas::browse::{LibrarySnapshot, SharedTag, SimilarOptions, similar_tracks};
+use tuneatlas::browse::{
+    CommonTag, DEFAULT_PER_ARTIST, LibrarySnapshot, SimilarOptions, closer_than_text, similar_to_many,
+};
 use tuneatlas::index::resolve_track;
 use tuneatlas::store::TrackRow;
 
@@ -23,8 +25,13 @@ const BAR_CELLS: f32 = 10.0;
 /// Arguments of `tuneatlas similar`.
 #[derive(Debug, Args)]
 pub struct SimilarArgs {
-    /// The track: an id (see `tuneatlas tracks`), a file path, or "Artist - Title".
-    pub track: String,
+    /// The track: an id (see `tuneatlas tracks`), a file path, or "Artist - Title". Several
+    /// tracks: the tracks nearest their centroid, none of them listed.
+    #[arg(required = true, value_name = "TRACK")]
+    pub tracks: Vec<String>,
+    /// Also write the list as an M3U playlist to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub m3u: Option<PathBuf>,
     /// How many similar tracks to list.
     #[arg(short = 'k', long = "count", default_value_t = 20)]
     pub k: usize,
@@ -34,6 +41,9 @@ pub struct SimilarArgs {
     /// Leave out tracks by the query's artist.
     #[arg(long)]
     pub exclude_same_artist: bool,
+    /// At most N tracks by one artist in any 10 consecutive results (0 = no cap).
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_PER_ARTIST)]
+    pub per_artist: usize,
     /// Model version whose vectors to use (default: the one most of the library is embedded with).
     #[arg(long = "model", value_name = "VERSION")]
     pub model: Option<String>,
@@ -60,7 +70,7 @@ pub struct TagsArgs {
 
 /// A track as the JSON output names it.
 #[derive(Debug, Serialize)]
-struct TrackRef {
+pub(super) struct TrackRef {
     id: i64,
     title: String,
     artist: Option<String>,
@@ -88,16 +98,28 @@ struct SimilarRow {
     track: TrackRef,
     distance: f32,
     cosine_similarity: f32,
-    shared_tags: Vec<SharedTag>,
+    /// Share of the library's pairs of tracks farther apart, in % (absent
+    /// in a library of one pair or less).
+    closer_than_percent: Option<f32>,
+    /// The same share as the table says it ([`closer_than_text`]).
+    #[serde(skip)]
+    closer_text: String,
+    common_tags: Vec<CommonTag>,
 }
 
 /// The whole `similar --json` output.
 #[derive(Debug, Serialize)]
 struct SimilarOutput {
     model_version: String,
+    /// The first seed track.
     query: TrackRef,
+    /// All seed tracks (the neighbours are those of their centroid).
+    seeds: Vec<TrackRef>,
     excluded_same_album: bool,
     excluded_same_artist: bool,
+    per_artist: usize,
+    /// Pairs of tracks the distance percentiles were estimated from.
+    sampled_pairs: usize,
     neighbors: Vec<SimilarRow>,
 }
 
@@ -132,7 +154,7 @@ fn cut(s: &str, n: usize) -> String {
     }
 }
 
-fn describe(t: &TrackRow) -> String {
+pub(super) fn describe(t: &TrackRow) -> String {
     let mut s = match &t.artist {
         Some(a) => format!("{a} - {}", t.title),
         None => t.title.clone(),
@@ -143,33 +165,48 @@ fn describe(t: &TrackRow) -> String {
     s
 }
 
-/// Lists the tracks closest to one track.
+/// Fails with a message saying what to do when `track` has no usable vector.
+pub(super) fn require_vector(
+    snapshot: &LibrarySnapshot,
+    track: &TrackRow,
+    version: &str,
+) -> anyhow::Result<()> {
+    if snapshot.index.as_ref().is_some_and(|index| index.contains(track.id)) {
+        return Ok(());
+    }
+    if snapshot.index.as_ref().is_some_and(|index| index.unusable_ids().contains(&track.id)) {
+        anyhow::bail!(
+            "the vector of track {} ({}) for model {version} is zero or not finite; re-embed it with `tuneatlas embed`",
+            track.id,
+            describe(track)
+        );
+    }
+    anyhow::bail!(
+        "no vector for track {} ({}) with model {version} — run `tuneatlas embed`{}",
+        track.id,
+        describe(track),
+        if track.status == "missing" { " (its file is missing)" } else { "" }
+    );
+}
+
+/// Lists the tracks closest to one track, or to the centroid of several.
 pub fn similar(db: &Path, args: &SimilarArgs) -> anyhow::Result<()> {
     let store = open_read_only(db)?;
     let version = model_version(&store, args.model.as_deref())?;
-    let query = resolve_track(&store, &args.track)?;
+    let seeds: Vec<TrackRow> =
+        args.tracks.iter().map(|t| resolve_track(&store, t)).collect::<Result<_, _>>()?;
     let snapshot = LibrarySnapshot::from_store(&store, Some(&version))?;
-    let has_vector = snapshot.index.as_ref().is_some_and(|index| index.contains(query.id));
-    if !has_vector {
-        if snapshot.index.as_ref().is_some_and(|index| index.unusable_ids().contains(&query.id)) {
-            anyhow::bail!(
-                "the vector of track {} ({}) for model {version} is zero or not finite; re-embed it with `tuneatlas embed`",
-                query.id,
-                describe(&query)
-            );
-        }
-        anyhow::bail!(
-            "no vector for track {} ({}) with model {version} — run `tuneatlas embed`{}",
-            query.id,
-            describe(&query),
-            if query.status == "missing" { " (its file is missing)" } else { "" }
-        );
+    for seed in &seeds {
+        require_vector(&snapshot, seed, &version)?;
     }
+    let Some(query) = seeds.first().cloned() else { anyhow::bail!("name at least one track") };
     let options = SimilarOptions {
         exclude_same_album: args.exclude_same_album,
         exclude_same_artist: args.exclude_same_artist,
+        per_artist: args.per_artist,
     };
-    let neighbors = similar_tracks(&snapshot, query.id, args.k, options)?;
+    let seed_ids: Vec<i64> = seeds.iter().map(|t| t.id).collect();
+    let neighbors = similar_to_many(&snapshot, &seed_ids, args.k, options)?;
     let tracks: HashMap<i64, &TrackRow> = snapshot.tracks.iter().map(|t| (t.id, t)).collect();
     let mut rows = Vec::with_capacity(neighbors.len());
     for (i, n) in neighbors.into_iter().enumerate() {
@@ -180,33 +217,48 @@ pub fn similar(db: &Path, args: &SimilarArgs) -> anyhow::Result<()> {
             track: TrackRef::from(*track),
             distance: n.distance,
             cosine_similarity: n.cosine_similarity,
-            shared_tags: n.shared_tags,
+            closer_than_percent: n.closer_than.map(|share| share * 100.0),
+            closer_text: n.closer_than.map(closer_than_text).unwrap_or_default(),
+            common_tags: n.common_tags,
         });
+    }
+    if let Some(m3u) = &args.m3u {
+        let listed: Vec<TrackRow> =
+            rows.iter().filter_map(|r| tracks.get(&r.track.id).map(|t| (*t).clone())).collect();
+        let written = tuneatlas::export::write_m3u(&listed, m3u)?;
+        eprintln!("wrote {written} tracks to {}", m3u.display());
     }
     if args.json {
         let out = SimilarOutput {
             model_version: version,
             query: TrackRef::from(&query),
+            seeds: seeds.iter().map(TrackRef::from).collect(),
             excluded_same_album: args.exclude_same_album,
             excluded_same_artist: args.exclude_same_artist,
+            per_artist: args.per_artist,
+            sampled_pairs: snapshot.stats().sampled_pairs(),
             neighbors: rows,
         };
         println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(());
     }
+    let named: Vec<String> = seeds.iter().map(|t| format!("{}  {}", t.id, describe(t))).collect();
     println!(
-        "Similar to {}  {}   [model {version}, {} tracks with vectors]",
-        query.id,
-        describe(&query),
+        "Similar to {}   [model {version}, {} tracks with vectors]",
+        named.join(" + "),
         snapshot.index.as_ref().map_or(0, |index| index.len())
     );
-    println!("{:>4} {:>8}  {:<28} {:<22} {:<24} shared tags", "rank", "distance", "title", "artist", "album");
+    println!(
+        "{:>4} {:>8} {:<25} {:<28} {:<22} {:<24} both stand out on",
+        "rank", "distance", "", "title", "artist", "album"
+    );
     for r in &rows {
-        let tags: Vec<&str> = r.shared_tags.iter().map(|t| t.tag.as_str()).collect();
+        let tags: Vec<&str> = r.common_tags.iter().map(|t| t.tag.as_str()).collect();
         println!(
-            "{:>4} {:>8.3}  {:<28} {:<22} {:<24} {}",
+            "{:>4} {:>8.3} {:<25} {:<28} {:<22} {:<24} {}",
             r.rank,
             r.distance,
+            r.closer_text,
             cut(&r.track.title, 28),
             cut(r.track.artist.as_deref().unwrap_or("—"), 22),
             cut(r.track.album.as_deref().unwrap_or("—"), 24),

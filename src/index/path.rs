@@ -184,6 +184,20 @@ pub fn radio(
     length: usize,
     exclude: impl Fn(i64) -> bool + Sync,
 ) -> Vec<i64> {
+    radio_with(index, seed_id, length, |_| |id| !exclude(id))
+}
+
+/// [`radio`] with a filter that may depend on what was already chosen:
+/// before each pick, `allow_after(played)` makes the filter for the next
+/// one. Why: a per-artist cap (`browse::radio`) depends on the last few
+/// tracks, and building its blocked set once per pick keeps the filter
+/// itself a cheap lookup in the scan over every vector.
+pub fn radio_with<F: Fn(i64) -> bool + Sync>(
+    index: &VectorIndex,
+    seed_id: i64,
+    length: usize,
+    mut allow_after: impl FnMut(&[i64]) -> F,
+) -> Vec<i64> {
     let Some(seed) = index.vector(seed_id).map(to_f64) else {
         return Vec::new();
     };
@@ -198,7 +212,8 @@ pub fn radio(
             .collect();
         // Seed and recent mean opposite (never in practice): fall back to the seed.
         let query = to_f32(&unit(query).unwrap_or_else(|| seed.clone()));
-        let Some(next) = index.top_k(&query, 1, |id| !used.contains(&id) && !exclude(id)).first().copied()
+        let allow = allow_after(&played);
+        let Some(next) = index.top_k(&query, 1, |id| !used.contains(&id) && allow(id)).first().copied()
         else {
             break;
         };

@@ -333,7 +333,7 @@ impl Store {
         let mut stmt = self.conn.prepare_cached(
             "SELECT t.id, t.path, t.title, t.artist, t.album, t.album_artist, t.track_number, t.disc_number,
                     t.year, t.genre, t.duration_s, t.container, t.codec, t.sample_rate_hz, t.channels, t.status,
-                    (SELECT COUNT(*) FROM clips c WHERE c.track_id = t.id), t.names_from_path
+                    (SELECT COUNT(*) FROM clips c WHERE c.track_id = t.id), t.names_from_path, t.fingerprint
              FROM tracks t WHERE (?1 OR t.status = 'ok')
              ORDER BY COALESCE(t.album_artist, t.artist) COLLATE NOCASE, t.album COLLATE NOCASE,
                       t.disc_number, t.track_number, t.title COLLATE NOCASE, t.id",
@@ -347,7 +347,7 @@ impl Store {
         let mut stmt = self.conn.prepare_cached(
             "SELECT t.id, t.path, t.title, t.artist, t.album, t.album_artist, t.track_number, t.disc_number,
                     t.year, t.genre, t.duration_s, t.container, t.codec, t.sample_rate_hz, t.channels, t.status,
-                    (SELECT COUNT(*) FROM clips c WHERE c.track_id = t.id), t.names_from_path
+                    (SELECT COUNT(*) FROM clips c WHERE c.track_id = t.id), t.names_from_path, t.fingerprint
              FROM tracks t WHERE t.id = ?1",
         )?;
         Ok(stmt.query_row(params![id], rows::track_row_from_sql).optional()?)

@@ -159,6 +159,11 @@ pub struct TrackRow {
     pub n_clips: u32,
     /// True when names were derived from the path.
     pub names_from_path: bool,
+    /// Content fingerprint (blake3 of the file's sampled bytes): two rows
+    /// with the same one are one recording stored twice
+    /// ([`TrackRow::same_content`]). Not part of the JSON listing.
+    #[serde(skip)]
+    pub fingerprint: Vec<u8>,
 }
 
 pub(super) fn track_row_from_sql(r: &rusqlite::Row<'_>) -> rusqlite::Result<TrackRow> {
@@ -181,6 +186,7 @@ pub(super) fn track_row_from_sql(r: &rusqlite::Row<'_>) -> rusqlite::Result<Trac
         status: r.get(15)?,
         n_clips: r.get::<_, i64>(16)? as u32,
         names_from_path: r.get(17)?,
+        fingerprint: r.get(18)?,
     })
 }
 

@@ -123,6 +123,11 @@ fn the_library_view_lists_tracks_with_their_tags_and_the_player_says_there_is_no
     settle(&mut harness);
     harness.get_by_label("Low Tones 01");
     harness.get_by_label("24 tracks");
+    // Each top-bar button has a name of its own (`get_by_label` fails on two):
+    // the view toggle says what it shows, the menu what it acts on.
+    for label in ["Table", "Map", "Library", "Track panel", "Export"] {
+        harness.get_by_label(label);
+    }
     assert!(
         harness.query_all_by_label_contains("No audio output").next().is_some(),
         "the player bar explains"
@@ -267,6 +272,38 @@ fn the_track_panel_and_the_similar_command_list_the_same_tracks() {
     let other_albums = harness.state().shown_similar_ids().expect("the panel shows a list");
     assert_eq!(other_albums, cli(&["--exclude-same-album"]));
     assert_eq!(other_albums.len(), 16, "the 7 other low tones are left out");
+}
+
+/// The variety rules in the window are the core's: on a library where one
+/// artist would fill the list and the seed has copies, the panel lists what
+/// `tuneatlas similar` lists, with the same per-artist cap, and the setting
+/// is in the panel.
+#[test]
+fn the_track_panel_applies_the_per_artist_cap_and_leaves_out_copies_like_the_cli() {
+    let dir = scratch("similar_variety");
+    let db = crate::similar_variety::library(&dir);
+    let mut harness = harness(db.clone());
+    settle(&mut harness);
+    harness.get_by_label("Seed").click();
+    settle(&mut harness);
+    harness.get_by_label("per artist");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tuneatlas"))
+        .env_remove("TUNEATLAS_DB")
+        .arg("--db")
+        .arg(&db)
+        .args(["similar", "Aardvark - Seed", "-k", "20", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let cli: Vec<i64> =
+        json["neighbors"].as_array().unwrap().iter().map(|n| n["id"].as_i64().unwrap()).collect();
+    let shown = harness.state().shown_similar_ids().expect("the panel shows a list");
+    assert_eq!(shown, cli);
+    let store = Store::open(&db).unwrap();
+    let monos = store.tracks(false).unwrap().into_iter().filter(|t| t.title.starts_with("Mono"));
+    let monos: Vec<i64> = monos.map(|t| t.id).collect();
+    assert_eq!(shown[..10].iter().filter(|id| monos.contains(id)).count(), 2, "two by Mono in the first ten");
 }
 
 /// The real binary in a real window: under Xvfb (a virtual X server) with

@@ -23,6 +23,7 @@ mod model;
 mod odd_names;
 mod playback;
 mod similar;
+mod similar_variety;
 mod song_path;
 mod train;
 mod user_tags;
