@@ -11,7 +11,7 @@
 use std::collections::{HashMap, HashSet};
 
 use super::LibrarySnapshot;
-use super::explain::CommonTag;
+use super::explain::{CommonTag, LibraryStats};
 use super::variety::{self, DEFAULT_PER_ARTIST};
 use crate::index::Neighbor;
 use crate::store::TrackRow;
@@ -64,6 +64,20 @@ pub struct SimilarTrack {
     pub common_tags: Vec<CommonTag>,
 }
 
+impl SimilarTrack {
+    /// A neighbour with its distance percentile in the library and the
+    /// given tags in common: the one place both list kinds build entries.
+    fn explained(n: &Neighbor, stats: &LibraryStats, common_tags: Vec<CommonTag>) -> SimilarTrack {
+        SimilarTrack {
+            track_id: n.track_id,
+            distance: n.distance,
+            cosine_similarity: n.cosine_similarity,
+            closer_than: stats.closer_than(n.distance),
+            common_tags,
+        }
+    }
+}
+
 /// The `k` tracks nearest `track_id` in the snapshot's embedding space,
 /// nearest first: no copy of the track itself, `options`' filters and
 /// artist cap applied, each with its explanation (percentile of the
@@ -93,12 +107,9 @@ pub fn similar_tracks(
     let stats = snapshot.stats();
     Ok(neighbours
         .into_iter()
-        .map(|n| SimilarTrack {
-            track_id: n.track_id,
-            distance: n.distance,
-            cosine_similarity: n.cosine_similarity,
-            closer_than: stats.closer_than(n.distance),
-            common_tags: stats.common_tags(&snapshot.tags, track_id, n.track_id),
+        .map(|n| {
+            let common_tags = stats.common_tags(&snapshot.tags, track_id, n.track_id);
+            SimilarTrack::explained(&n, stats, common_tags)
         })
         .collect())
 }
@@ -177,14 +188,6 @@ pub fn similar_to_many(
         Ok(index.top_k(&centroid, want, allowed))
     })?;
     let stats = snapshot.stats();
-    Ok(neighbours
-        .into_iter()
-        .map(|n| SimilarTrack {
-            track_id: n.track_id,
-            distance: n.distance,
-            cosine_similarity: n.cosine_similarity,
-            closer_than: stats.closer_than(n.distance),
-            common_tags: Vec::new(),
-        })
-        .collect())
+    // Several seeds: no single track to find tags in common with.
+    Ok(neighbours.into_iter().map(|n| SimilarTrack::explained(&n, stats, Vec::new())).collect())
 }
