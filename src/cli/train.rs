@@ -115,6 +115,16 @@ pub struct DistillArgs {
     /// album and artist positives exist; 0 = a plain shuffle of tracks.
     #[arg(long, default_value_t = 0)]
     pub albums_per_batch: usize,
+    /// Weight of the neighbourhood term (each clip's batch-mates ranked as the teachers rank
+    /// them); 0 = off.
+    #[arg(long, default_value_t = 0.0)]
+    pub neighbour_weight: f32,
+    /// Temperature on the teachers' standardised cosines in the neighbourhood term.
+    #[arg(long, default_value_t = 0.5)]
+    pub neighbour_teacher_temperature: f32,
+    /// Temperature on the student's cosines in the neighbourhood term.
+    #[arg(long, default_value_t = 0.1)]
+    pub neighbour_student_temperature: f32,
     /// Weight of the soft-target BCE term.
     #[arg(long, default_value_t = 1.0)]
     pub bce_weight: f32,
@@ -266,6 +276,9 @@ fn distill(args: &DistillArgs) -> anyhow::Result<()> {
         album_weight: args.album_weight,
         artist_weight: args.artist_weight,
         albums_per_batch: args.albums_per_batch,
+        neighbour_weight: args.neighbour_weight,
+        neighbour_teacher_temperature: args.neighbour_teacher_temperature,
+        neighbour_student_temperature: args.neighbour_student_temperature,
         margin: args.margin,
         unit_sphere: args.unit_sphere,
         lsi_topics: args.lsi_topics,

@@ -23,6 +23,10 @@
 //!   uses — which clips the teachers find alike (production, instrumentation,
 //!   album consistency), which the tag-based terms alone do not teach.
 //!
+//! - **(g) neighbourhood distillation**: each clip's batch-mates ranked as
+//!   the teachers rank them (src/train/relational.rs: why (d) alone does not
+//!   teach the order of the nearest few);
+//!
 //! - **(e), (f) album and artist concepts** (Lee, Park & Nam, "Representation
 //!   Learning of Music Using Artist, Album, and Track Information": each
 //!   concept is its own task, and together they beat any one alone): the
@@ -54,6 +58,9 @@ use super::corpus::Corpus;
 use super::features::{CLIP_VALUES, FeatureStore};
 use super::lsi::{Lsi, cosine_matrix, nonzero_rows};
 use super::metrics;
+use super::relational::{
+    NeighbourTemperatures, TeacherCosines, neighbourhood_term, relational_term, student_cosines,
+};
 use super::trainer::{Objective, StepLoss};
 use super::triplets::{PairKeys, TripletRules, concept_masks, lsi_masks, mine_hardest, same_track_masks};
 use crate::features::{N_FRAMES, N_MELS};
@@ -96,6 +103,18 @@ pub struct DistillConfig {
     /// from a plain shuffle (the v1 batches, where album positives are rare).
     #[serde(default)]
     pub albums_per_batch: usize,
+    /// Weight of (g), neighbourhood distillation: each clip's batch-mates
+    /// ranked as the teachers rank them (cross-entropy between the
+    /// teachers' sharp neighbour distribution and the student's); 0 turns
+    /// it off (src/train/relational.rs says why it differs from (d)).
+    #[serde(default)]
+    pub neighbour_weight: f32,
+    /// Temperature on the teachers' per-row standardised cosines in (g).
+    #[serde(default = "default_neighbour_teacher_temperature")]
+    pub neighbour_teacher_temperature: f32,
+    /// Temperature on the student's cosines in (g).
+    #[serde(default = "default_neighbour_student_temperature")]
+    pub neighbour_student_temperature: f32,
     /// Triplet margin α on squared distances (per dimension for raw
     /// representations; on the unit sphere, where distances range 0–4).
     pub margin: f32,
@@ -114,6 +133,14 @@ pub struct DistillConfig {
     pub augment: AugmentConfig,
 }
 
+fn default_neighbour_teacher_temperature() -> f32 {
+    0.5
+}
+
+fn default_neighbour_student_temperature() -> f32 {
+    0.1
+}
+
 impl DistillConfig {
     /// The objective in words, naming only the terms that have a weight, so a
     /// model card never claims a term an ablation switched off.
@@ -125,6 +152,7 @@ impl DistillConfig {
             (self.relational_weight, "relational distillation of the teachers' penultimate cosines"),
             (self.album_weight, "album-concept triplets"),
             (self.artist_weight, "artist-concept triplets"),
+            (self.neighbour_weight, "neighbourhood distillation of the teachers' nearest clips"),
         ];
         let named: Vec<String> =
             terms.iter().filter(|(w, _)| *w > 0.0).map(|(w, name)| format!("{name} (weight {w})")).collect();
@@ -149,6 +177,9 @@ impl Default for DistillConfig {
             album_weight: 0.0,
             artist_weight: 0.0,
             albums_per_batch: 0,
+            neighbour_weight: 0.0,
+            neighbour_teacher_temperature: default_neighbour_teacher_temperature(),
+            neighbour_student_temperature: default_neighbour_student_temperature(),
             margin: 0.5,
             unit_sphere: false,
             lsi_tag_threshold: 0.2,
@@ -650,32 +681,25 @@ impl Objective for Distill<'_> {
             }
         }
 
-        // (d) relational distillation: student cosines → teacher cosines.
-        if self.cfg.relational_weight > 0.0 && data.teacher_dim > 0 {
-            let td = data.teacher_dim;
-            let mut target = vec![0.0f32; b * b];
-            let mut mask = vec![0.0f32; b * b];
-            for i in 0..b {
-                for j in 0..b {
-                    if i == j || mixed[i] || mixed[j] {
-                        continue;
-                    }
-                    let (ci, cj) = (clips[i], clips[j]);
-                    let ti = &data.teacher_unit[ci * td..(ci + 1) * td];
-                    let tj = &data.teacher_unit[cj * td..(cj + 1) * td];
-                    target[i * b + j] = ti.iter().zip(tj).map(|(x, y)| x * y).sum();
-                    mask[i * b + j] = 1.0;
-                }
-            }
-            let n_pairs: f32 = mask.iter().sum();
-            if n_pairs > 0.0 {
-                let norm = embedding_for_rel.clone().square().sum_dim(1).add_scalar(1e-12).sqrt();
-                let unit = embedding_for_rel / norm;
-                let student = unit.clone().matmul(unit.transpose());
-                let target = Tensor::<2>::from_data(TensorData::new(target, [b, b]), &self.device);
-                let mask = Tensor::<2>::from_data(TensorData::new(mask, [b, b]), &self.device);
-                let rel = ((student - target).square() * mask).sum().div_scalar(n_pairs);
+        // (d) relational and (g) neighbourhood distillation: the student's
+        // cosines against the teachers' (src/train/relational.rs).
+        let geometry = self.cfg.relational_weight > 0.0 || self.cfg.neighbour_weight > 0.0;
+        if geometry && data.teacher_dim > 0 {
+            let teacher = TeacherCosines::of_batch(&data.teacher_unit, data.teacher_dim, &clips, &mixed);
+            let student = student_cosines(embedding_for_rel);
+            if self.cfg.relational_weight > 0.0
+                && let Some(rel) = relational_term(student.clone(), &teacher, &self.device)
+            {
                 add("relational", rel, self.cfg.relational_weight, &mut total, &mut parts);
+            }
+            let temperatures = NeighbourTemperatures {
+                teacher: self.cfg.neighbour_teacher_temperature,
+                student: self.cfg.neighbour_student_temperature,
+            };
+            if self.cfg.neighbour_weight > 0.0
+                && let Some(nb) = neighbourhood_term(student, &teacher, temperatures, &self.device)
+            {
+                add("neighbourhood", nb, self.cfg.neighbour_weight, &mut total, &mut parts);
             }
         }
 

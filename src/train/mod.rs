@@ -31,6 +31,7 @@ pub mod finetune;
 pub mod lsi;
 pub mod lsi_view;
 pub mod metrics;
+pub mod relational;
 pub mod scratch;
 pub mod synth_tags;
 pub mod trainer;
