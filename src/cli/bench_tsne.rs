@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use clap::Args;
 use tuneatlas::jobs::{CancelToken, worker_count};
+use tuneatlas::map::landmarks::landmark_count;
 use tuneatlas::map::quality::{clustered_unit_vectors, knn_preservation, label_agreement};
 use tuneatlas::map::{Layout, LayoutParams, LayoutProgress, LayoutStage, compute_layout, estimate_tsne_s};
 
@@ -41,6 +42,13 @@ pub struct TsneBenchArgs {
     /// Iteration counts to try, comma-separated.
     #[arg(long, value_delimiter = ',', default_values_t = [LayoutParams::default().max_iter])]
     pub max_iter: Vec<usize>,
+    /// Landmarks per square root of the track count to try, comma-separated
+    /// (0 = t-SNE of every track, as for libraries up to --full-tsne-max).
+    #[arg(long, value_delimiter = ',', default_values_t = [0.0, LayoutParams::default().landmarks_per_sqrt_track])]
+    pub landmarks_per_sqrt: Vec<f32>,
+    /// Largest library laid out by t-SNE alone (larger ones get landmarks).
+    #[arg(long, default_value_t = LayoutParams::default().full_tsne_max_tracks)]
+    pub full_tsne_max: usize,
     /// t-SNE perplexity.
     #[arg(long, default_value_t = LayoutParams::default().perplexity)]
     pub perplexity: f32,
@@ -101,20 +109,30 @@ pub fn bench_tsne(args: &TsneBenchArgs, build_profile: &str) -> anyhow::Result<(
     );
     for &pca_dims in &args.pca_dims {
         for &theta in &args.theta {
-            for &max_iter in &args.max_iter {
+            for (&max_iter, &per_sqrt) in
+                args.max_iter.iter().flat_map(|m| args.landmarks_per_sqrt.iter().map(move |l| (m, l)))
+            {
                 let params = LayoutParams {
                     perplexity: args.perplexity,
                     pca_dims,
                     max_iter,
                     approx_threshold: theta,
+                    full_tsne_max_tracks: args.full_tsne_max,
+                    landmarks_per_sqrt_track: per_sqrt,
                     ..LayoutParams::default()
                 };
+                let landmarks = landmark_count(args.tracks, args.full_tsne_max, per_sqrt);
                 let pca = if pca_dims == 0 || pca_dims >= args.dim {
                     "none".to_string()
                 } else {
                     pca_dims.to_string()
                 };
-                println!("  PCA {pca}, θ {theta}, {max_iter} iterations:");
+                let what = if landmarks < args.tracks {
+                    format!("landmarks: t-SNE of {landmarks}, the rest placed")
+                } else {
+                    "t-SNE of every track".to_string()
+                };
+                println!("  PCA {pca}, θ {theta}, {max_iter} iterations, {what}:");
                 if args.split_stages {
                     let similarities =
                         timed_layout(&data.vectors, &LayoutParams { max_iter: 0, ..params.clone() })?;
@@ -124,12 +142,13 @@ pub fn bench_tsne(args: &TsneBenchArgs, build_profile: &str) -> anyhow::Result<(
                     );
                 }
                 let run = timed_layout(&data.vectors, &params)?;
-                let n = run.layout.len() as f64;
+                let n = landmarks.max(2) as f64;
                 println!(
-                    "    PCA {:.2} s, t-SNE {:.2} s (estimate {:.1} s), total {:.2} s; {:.2} ns per n·log₂n·iteration",
+                    "    PCA (+ landmarks) {:.2} s, t-SNE (+ placing) {:.2} s (t-SNE estimate {:.1} s), total {:.2} s; \
+                     {:.2} ns per n·log₂n·iteration",
                     run.pca_s,
                     run.tsne_s,
-                    estimate_tsne_s(run.layout.len(), &params),
+                    estimate_tsne_s(landmarks, &params),
                     run.pca_s + run.tsne_s,
                     run.tsne_s * 1e9 / (n * n.log2() * max_iter.max(1) as f64)
                 );

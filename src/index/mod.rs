@@ -12,7 +12,9 @@ pub mod lookup;
 pub mod order;
 pub mod path;
 
-pub use knn::{DEFAULT_DIM, Neighbor, PARALLEL_MIN_ROWS, ScanMode, VectorIndex, random_unit_vectors};
+pub use knn::{
+    DEFAULT_DIM, Neighbor, PARALLEL_MIN_ROWS, ScanMode, VectorIndex, batch_top_k, random_unit_vectors,
+};
 pub use lookup::resolve_track;
 pub use order::smooth_order;
 pub use path::{radio, radio_with, song_path};

@@ -10,11 +10,13 @@
 //!
 //! * [`pca`] — shrink the vectors to 50 dimensions first (faster, same map);
 //! * [`tsne`] — the t-SNE layout itself (linfa-tsne, Barnes–Hut, fixed seed);
+//! * [`landmarks`] — large libraries: t-SNE of a covering set, the rest placed;
 //! * [`place`] — incremental placement of new tracks and the recompute policy;
 //! * [`library`] — load / extend / recompute / save for one library file;
 //! * [`quality`] — synthetic clustered data and neighbourhood-preservation
 //!   figures, so that speed tweaks cannot silently ruin the map.
 
+pub mod landmarks;
 pub mod library;
 pub mod pca;
 pub mod place;

@@ -23,7 +23,7 @@ pub const DEFAULT_PLACE_NEIGHBORS: usize = 5;
 /// similar than the best one weighs `exp(-t / SIMILARITY_TEMPERATURE)` as
 /// much, so a near-duplicate pulls the new track to itself while neighbours
 /// of similar similarity share the pull evenly.
-const SIMILARITY_TEMPERATURE: f32 = 0.02;
+pub(crate) const SIMILARITY_TEMPERATURE: f32 = 0.02;
 
 /// Radius of the deterministic jitter (in the [-1, 1] map frame) that keeps
 /// duplicates and tracks with the same neighbours from hiding each other.
@@ -82,37 +82,55 @@ pub fn place_new(layout: &Layout, index: &VectorIndex, new_vectors: &[(i64, Vec<
             unusable.push(track_id);
             continue;
         };
-        let neighbors = index.top_k(&query, k.max(1), |id| id != track_id && layout.contains(id));
-        let best = neighbors.first().map_or(0.0, |n| n.cosine_similarity);
-        let (mut x, mut y, mut total) = (0f64, 0f64, 0f64);
-        for n in &neighbors {
-            let Some(p) = layout.get(n.track_id) else { continue };
-            let w = f64::from(((n.cosine_similarity - best) / SIMILARITY_TEMPERATURE).exp());
-            x += w * f64::from(p.x);
-            y += w * f64::from(p.y);
-            total += w;
-        }
-        let (cx, cy) = if total > 0.0 { ((x / total) as f32, (y / total) as f32) } else { (0.0, 0.0) };
-        let (jx, jy) = jitter(track_id);
+        let neighbors: Vec<(f32, [f64; 2])> = index
+            .top_k(&query, k.max(1), |id| id != track_id && layout.contains(id))
+            .iter()
+            .filter_map(|n| {
+                layout.get(n.track_id).map(|p| (n.cosine_similarity, [f64::from(p.x), f64::from(p.y)]))
+            })
+            .collect();
+        let [cx, cy] = weighted_position(&neighbors, SIMILARITY_TEMPERATURE).unwrap_or([0.0, 0.0]);
+        let [jx, jy] = jitter_direction(track_id);
+        let radius = f64::from(JITTER_RADIUS);
         added.push(MapCoord {
             track_id,
-            x: (cx + jx).clamp(-1.0, 1.0),
-            y: (cy + jy).clamp(-1.0, 1.0),
+            x: (cx + radius * jx).clamp(-1.0, 1.0) as f32,
+            y: (cy + radius * jy).clamp(-1.0, 1.0) as f32,
             placed: true,
         });
     }
     Layout::from_points(layout.points().iter().copied().chain(added)).with_unusable(unusable)
 }
 
-/// A small offset, the same for a track id every time, uniform over a disk
-/// of radius [`JITTER_RADIUS`] minus its inner half.
-fn jitter(track_id: i64) -> (f32, f32) {
+/// The similarity-weighted mean of neighbour positions `(cosine, [x, y])`:
+/// a neighbour `t` less similar than the best weighs `exp(-t /
+/// temperature)` as much ([`SIMILARITY_TEMPERATURE`] for tracks that arrive later). `None` without neighbours. The one rule
+/// for putting a track among its neighbours, used for tracks that arrive
+/// later (here) and for the tracks a landmark layout does not give to t-SNE
+/// ([`super::landmarks`]).
+pub(crate) fn weighted_position(neighbors: &[(f32, [f64; 2])], temperature: f32) -> Option<[f64; 2]> {
+    let best = neighbors.iter().map(|n| n.0).fold(f32::NEG_INFINITY, f32::max);
+    let (mut x, mut y, mut total) = (0f64, 0f64, 0f64);
+    for &(similarity, [px, py]) in neighbors {
+        let w = f64::from(((similarity - best) / temperature).exp());
+        x += w * px;
+        y += w * py;
+        total += w;
+    }
+    (total > 0.0).then(|| [x / total, y / total])
+}
+
+/// A small offset direction, the same for a track id every time, uniform
+/// over the unit disk minus its inner half: scaled by a jitter radius it
+/// keeps duplicates and tracks with the same neighbours from hiding each
+/// other.
+pub(crate) fn jitter_direction(track_id: i64) -> [f64; 2] {
     let a = splitmix64(track_id as u64);
     let b = splitmix64(a);
     let to_unit = |z: u64| (z >> 11) as f64 / (1u64 << 53) as f64;
     let angle = std::f64::consts::TAU * to_unit(a);
-    let radius = f64::from(JITTER_RADIUS) * (0.5 + 0.5 * to_unit(b));
-    ((radius * angle.cos()) as f32, (radius * angle.sin()) as f32)
+    let radius = 0.5 + 0.5 * to_unit(b);
+    [radius * angle.cos(), radius * angle.sin()]
 }
 
 #[cfg(test)]
@@ -133,13 +151,22 @@ mod tests {
 
     #[test]
     fn jitter_is_small_deterministic_and_distinct() {
-        let (a, b) = (jitter(7), jitter(8));
-        assert_eq!(a, jitter(7));
+        let (a, b) = (jitter_direction(7), jitter_direction(8));
+        assert_eq!(a, jitter_direction(7));
         assert_ne!(a, b);
         for id in 0..100 {
-            let (x, y) = jitter(id);
+            let [x, y] = jitter_direction(id);
             let r = (x * x + y * y).sqrt();
-            assert!((JITTER_RADIUS * 0.499..=JITTER_RADIUS * 1.001).contains(&r), "{r}");
+            assert!((0.499..=1.001).contains(&r), "{r}");
         }
+    }
+
+    #[test]
+    fn the_most_similar_neighbour_pulls_hardest() {
+        assert_eq!(weighted_position(&[], 0.02), None);
+        let p = weighted_position(&[(0.9, [1.0, 0.0]), (0.5, [-1.0, 0.0])], 0.02).expect("position");
+        assert!(p[0] > 0.99, "{p:?}");
+        let even = weighted_position(&[(0.8, [1.0, 0.0]), (0.8, [-1.0, 2.0])], 0.02).expect("position");
+        assert!(even[0].abs() < 1e-9 && (even[1] - 1.0).abs() < 1e-9, "{even:?}");
     }
 }

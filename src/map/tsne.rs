@@ -8,7 +8,10 @@
 //! 2. **PCA** to [`LayoutParams::pca_dims`] (50) dimensions — see
 //!    [`super::pca`] for why; `tuneatlas bench tsne` measures the gain.
 //! 3. **t-SNE** (linfa-tsne 0.8 wrapping `bhtsne`): single-threaded
-//!    Barnes–Hut, perplexity clamped to what the library size allows.
+//!    Barnes–Hut, perplexity clamped to what the library size allows — of
+//!    every track up to [`LayoutParams::full_tsne_max_tracks`] distinct
+//!    vectors, of a covering set of landmarks above, the other tracks then
+//!    placed among their nearest landmarks ([`super::landmarks`] says why).
 //!
 //! Honest limits of the t-SNE stage: linfa-tsne offers no progress callback
 //! and no way to stop mid-run or to resume from a given embedding, so the
@@ -41,6 +44,7 @@ use ndarray_rand::rand::SeedableRng;
 use ndarray_rand::rand::rngs::SmallRng;
 use serde::{Deserialize, Serialize};
 
+use super::landmarks::{self, landmark_count, landmark_perplexity};
 use super::{Layout, MapCoord, normalize_positions, pca};
 use crate::jobs::CancelToken;
 use crate::{Error, Result};
@@ -86,9 +90,15 @@ pub struct LayoutParams {
     /// Barnes–Hut θ: larger is faster and coarser; 0 runs exact t-SNE
     /// (O(n²) memory: only for small libraries).
     pub approx_threshold: f32,
-    /// Seed of the initial embedding (the neighbour search stays unseeded:
-    /// see the module docs).
+    /// Seed of the initial embedding and of the landmark sample (the
+    /// neighbour search stays unseeded: see the module docs).
     pub seed: u64,
+    /// Libraries of up to this many distinct vectors get a t-SNE of every
+    /// track; larger ones a landmark layout ([`super::landmarks`]).
+    pub full_tsne_max_tracks: usize,
+    /// Landmarks of a larger library per square root of its size (35 ·
+    /// √100,000 ≈ 11,000); 0 lays out every track with t-SNE whatever the size.
+    pub landmarks_per_sqrt_track: f32,
 }
 
 impl Default for LayoutParams {
@@ -99,7 +109,15 @@ impl Default for LayoutParams {
     /// for a 10k-track first map, for a tenth less neighbourhood kept; clusters stay fully apart
     /// in all four.
     fn default() -> Self {
-        LayoutParams { perplexity: 30.0, pca_dims: 50, max_iter: 500, approx_threshold: 0.8, seed: 42 }
+        LayoutParams {
+            perplexity: 30.0,
+            pca_dims: 50,
+            max_iter: 500,
+            approx_threshold: 0.8,
+            seed: 42,
+            full_tsne_max_tracks: 3_500,
+            landmarks_per_sqrt_track: 35.0,
+        }
     }
 }
 
@@ -222,7 +240,6 @@ pub fn compute_layout(
     }
     let reduce = params.pca_dims > 0 && params.pca_dims < dim;
     let projection = pca::project(&rows, n, dim, if reduce { params.pca_dims } else { dim })?;
-    drop(rows);
     tracing::info!(
         "map: PCA {dim} → {} dimensions keeps {:.1} % of the variance ({:.2} s)",
         projection.rows.ncols(),
@@ -230,16 +247,47 @@ pub fn compute_layout(
         started.elapsed().as_secs_f64()
     );
     cancel.check()?;
-    let (distinct, copy_of) = distinct_rows(&projection.rows);
+    let (distinct, first_rows, copy_of) = distinct_rows(&projection.rows);
+    drop(projection);
     let m = distinct.nrows();
     if m < n {
         tracing::info!("map: {} track(s) share their vector with another; laid out once", n - m);
     }
+    let landmarks = landmark_count(m, params.full_tsne_max_tracks, params.landmarks_per_sqrt_track);
     let unique_xy: Vec<[f64; 2]> = if m < MIN_TSNE_TRACKS {
         // Nothing (or too little) to separate: the distinct vectors go on a
         // circle, their copies around them.
         circle_positions(m)
+    } else if landmarks < m {
+        // A large library: t-SNE lays out the landmarks, the rest is placed.
+        progress(LayoutProgress {
+            stage: LayoutStage::Placing,
+            n_tracks: m,
+            stage_elapsed_s: 0.0,
+            stage_estimate_s: None,
+        });
+        let select_started = Instant::now();
+        let unit_rows: Vec<f32> =
+            first_rows.iter().flat_map(|&r| rows[r * dim..(r + 1) * dim].iter().copied()).collect();
+        drop(rows);
+        let placement = landmarks::Placement::default();
+        let chosen = landmarks::choose(&unit_rows, dim, landmarks, params.seed, &placement, cancel)?;
+        tracing::info!(
+            "map: {} of {m} tracks chosen as landmarks and their neighbours found ({:.1} s)",
+            chosen.rows.len(),
+            select_started.elapsed().as_secs_f64()
+        );
+        let landmark_params = LayoutParams {
+            perplexity: landmark_perplexity(params.perplexity, chosen.rows.len(), m),
+            ..params.clone()
+        };
+        let xy = run_tsne(distinct.select(Axis(0), &chosen.rows), &landmark_params, cancel, &mut progress)?;
+        let landmark_xy: Vec<[f64; 2]> =
+            xy.outer_iter().map(|r| [f64::from(r[0]), f64::from(r[1])]).collect();
+        let jitter_ids: Vec<i64> = first_rows.iter().map(|&r| ids[r]).collect();
+        chosen.positions(&landmark_xy, &jitter_ids, &placement)?
     } else {
+        drop(rows);
         let xy = run_tsne(distinct, params, cancel, &mut progress)?;
         xy.outer_iter().map(|r| [f64::from(r[0]), f64::from(r[1])]).collect()
     };
@@ -283,12 +331,13 @@ fn trivial_layout(ids: &[i64]) -> Layout {
     }))
 }
 
-/// The distinct rows of `rows` (first occurrence order) and, for every
-/// row, the index of its distinct row. Why: an exact copy of a vector (the
-/// same song imported twice) adds nothing to the layout but t-SNE work, and
-/// at distance 0 each copy would be the other's strongest neighbour; laid
-/// out once, the copies go side by side, where each can be seen and clicked.
-fn distinct_rows(rows: &Array2<f32>) -> (Array2<f32>, Vec<usize>) {
+/// The distinct rows of `rows` (first occurrence order), the index of each
+/// one's first occurrence, and, for every row, the index of its distinct
+/// row. Why: an exact copy of a vector (the same song imported twice) adds
+/// nothing to the layout but t-SNE work, and at distance 0 each copy would
+/// be the other's strongest neighbour; laid out once, the copies go side by
+/// side, where each can be seen and clicked.
+fn distinct_rows(rows: &Array2<f32>) -> (Array2<f32>, Vec<usize>, Vec<usize>) {
     let mut first_of: HashMap<Vec<u32>, usize> = HashMap::with_capacity(rows.nrows());
     let mut keep = Vec::with_capacity(rows.nrows());
     let copy_of = rows
@@ -303,7 +352,7 @@ fn distinct_rows(rows: &Array2<f32>) -> (Array2<f32>, Vec<usize>) {
             })
         })
         .collect();
-    (rows.select(Axis(0), &keep), copy_of)
+    (rows.select(Axis(0), &keep), keep, copy_of)
 }
 
 /// `n` points evenly on a unit circle (one point: the centre).

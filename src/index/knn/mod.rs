@@ -25,7 +25,10 @@
 //! Ordering is total and deterministic: similarity descending, then track id
 //! ascending, so ties never make lists flicker between runs.
 
+mod batch;
 mod kernels;
+
+pub use batch::batch_top_k;
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
