@@ -14,5 +14,5 @@ pub mod path;
 
 pub use knn::{DEFAULT_DIM, Neighbor, PARALLEL_MIN_ROWS, ScanMode, VectorIndex, random_unit_vectors};
 pub use lookup::resolve_track;
-pub use order::smooth_order;
+pub use order::{smooth_order, step_distances};
 pub use path::{radio, radio_with, song_path};
