@@ -82,6 +82,10 @@ impl Corner {
 /// (every point in view after a resize, none under the legend, labels).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct MapFigures {
+    /// The map's area on screen (`None` before it was drawn).
+    pub area: Option<Rect>,
+    /// Where the legend was drawn (`None`: no legend).
+    pub legend: Option<Rect>,
     /// Points on the map.
     pub points: usize,
     /// Points whose centre lies inside the map's area on screen.
@@ -288,6 +292,8 @@ impl MapView {
     /// The figures of the last frame (see [`MapFigures`]).
     pub fn figures(&self) -> MapFigures {
         let mut figures = MapFigures {
+            area: self.last_rect,
+            legend: self.legend,
             points: self.positions.len(),
             fitted: self.fitted,
             labels: self.labels.iter().map(RegionLabel::text).collect(),
@@ -336,8 +342,9 @@ impl MapView {
     pub fn focus(&mut self, track_id: i64) {
         let Some(&i) = self.index_of.get(&track_id) else { return };
         let visible = match self.last_rect {
+            _ if self.fitted => true,
             Some(rect) => rect.shrink(FOCUS_MARGIN_PT).contains(self.to_screen(rect, self.positions[i])),
-            None => self.fitted,
+            None => false,
         };
         if !visible {
             self.center = self.positions[i];
