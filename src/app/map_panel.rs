@@ -1,5 +1,6 @@
 //! The map view's panel: the map itself (`map_ui`), its colour-by
-//! controls, legend, status line and the states before a map exists.
+//! controls, the labels toggle, legend, status line and the states before a
+//! map exists.
 
 use super::*;
 
@@ -44,7 +45,15 @@ impl TuneAtlasApp {
             }
             ui.checkbox(&mut self.state.hover_audition, "Hover to listen")
                 .on_hover_text("Play a few seconds of a track when the pointer rests on it");
-            if ui.button("Fit").on_hover_text("Show the whole map (or double-click empty space)").clicked() {
+            ui.checkbox(&mut self.state.map_labels, "Labels")
+                .on_hover_text("Name the map's regions by the tags that set them apart from the rest of the library");
+            if ui
+                .button("Fit")
+                .on_hover_text(
+                    "Show the whole map, fitted to the space it has until you zoom or pan (or double-click empty space)",
+                )
+                .clicked()
+            {
                 self.map.view.reset_view();
             }
             let busy = self.map.job.is_some();
@@ -130,10 +139,10 @@ impl TuneAtlasApp {
                     &self.selection.neighbours,
                     &label,
                     self.state.hover_audition,
+                    self.state.map_labels,
                 );
-                if let Some(legend) = &legend {
-                    draw_legend(ui, legend);
-                }
+                let drawn = legend.as_ref().map(|legend| draw_legend(ui, legend, &self.map.view));
+                self.map.view.set_legend(ui.ctx(), drawn);
                 events
             })
             .inner;
@@ -155,7 +164,7 @@ impl TuneAtlasApp {
                         self.library.select_ids(&ids);
                         self.select(ids.first().copied());
                         self.notify(
-                            format!("{} tracks selected: play them with Enter or Space, tag them in the track panel, or save them with Export.", ids.len()),
+                            format!("{} tracks selected: play them with Enter or Space; the track panel plays similar tracks, orders them as a smooth path and tags them; Export saves them.", ids.len()),
                             false,
                         );
                     }
@@ -169,15 +178,24 @@ impl TuneAtlasApp {
     }
 }
 
-/// The map legend, in the map's top-right corner.
-fn draw_legend(ui: &egui::Ui, legend: &Legend) {
-    let rect = ui.min_rect();
+/// The legend's width (its frame adds a margin around it).
+const LEGEND_WIDTH: f32 = 170.0;
+
+/// The map legend, in the corner the map view chose for it (see `map_ui`);
+/// returns where it was drawn.
+fn draw_legend(ui: &egui::Ui, legend: &Legend, view: &MapView) -> egui::Rect {
+    // Until it has been drawn once its size is a guess; the view asks for
+    // another frame once the size is known.
+    let size = ui
+        .ctx()
+        .memory(|m| m.area_rect(egui::Id::unique("map_legend")))
+        .map_or(egui::vec2(LEGEND_WIDTH + 16.0, 120.0), |r| r.size());
     let area = egui::Area::new(egui::Id::unique("map_legend"))
-        .fixed_pos(rect.right_top() + egui::vec2(-190.0, 8.0))
+        .fixed_pos(view.legend_pos(size))
         .order(egui::Order::Foreground);
-    area.show(ui.ctx(), |ui| {
+    let shown = area.show(ui.ctx(), |ui| {
         egui::Frame::popup(ui.style()).show(ui, |ui| {
-            ui.set_width(170.0);
+            ui.set_width(LEGEND_WIDTH);
             match legend {
                 Legend::Categories(entries) => {
                     for (name, color, count) in entries {
@@ -210,4 +228,5 @@ fn draw_legend(ui: &egui::Ui, legend: &Legend) {
             }
         });
     });
+    shown.response.rect
 }

@@ -1,10 +1,17 @@
 //! The map view: the library's 2-d layout as a zoomable, pannable cloud of
 //! points, drawn on the GPU (`map_render`), with hover, click, double-click,
-//! hover-audition and lasso selection.
+//! hover-audition, lasso selection and the regions' labels (`map_labels`).
 //!
 //! The view knows points, colours and ids; what a click *means* (select,
 //! play, audition) goes back to the app as [`MapEvent`]s, so the view stays
 //! independent of the player and the library.
+//!
+//! **Fit:** until the user zooms or pans, the view fits the whole map into
+//! whatever space it has, every frame — so opening the track panel or
+//! resizing the window never leaves points hidden — keeping the legend's
+//! corner clear of points. Once the user has zoomed or panned, the view is
+//! theirs; *Fit* (or a double-click on empty space) hands it back. The
+//! legend then moves to the corner that covers the fewest points.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -12,7 +19,9 @@ use std::time::Duration;
 
 use egui::{Color32, Pos2, Rect, Sense, Shape, Stroke, Vec2};
 
+use super::map_labels::{self, ShownLabel};
 use super::map_render::{MapPaint, MapRenderer, PointCloud, PointsCallback, ViewTransform};
+use crate::map::RegionLabel;
 
 /// How long the pointer rests on a point before hover-audition starts: long
 /// enough that sweeping across the map does not fire a burst of excerpts.
@@ -21,8 +30,79 @@ const AUDITION_DELAY: Duration = Duration::from_millis(450);
 /// Hover picks the nearest point within this many screen points.
 const HOVER_RADIUS_PT: f32 = 8.0;
 
-/// Zoom limits (1 = the whole layout fits the view).
-const ZOOM_RANGE: (f32, f32) = (0.5, 400.0);
+/// Zoom limits (1 = the layout's [-1, 1]² square fits the view's shorter side).
+const ZOOM_RANGE: (f32, f32) = (0.2, 400.0);
+
+/// Space kept between the fitted map's outermost points and the view's
+/// edges (a point's disc and its selection rings: up to 15 points).
+const FIT_MARGIN_PT: f32 = 18.0;
+
+/// The legend's distance from the map's edges.
+const LEGEND_INSET_PT: f32 = 8.0;
+
+/// A map this small (layout units) is fitted as if it were this large, so
+/// one point or a few on one spot are not magnified without bound.
+const MIN_FIT_EXTENT: f32 = 0.2;
+
+/// A selected track closer than this to the view's edge counts as out of
+/// view (the table's selection then re-centres the map on it).
+const FOCUS_MARGIN_PT: f32 = 24.0;
+
+/// A corner of the map, where the legend sits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Corner {
+    /// Top right: the legend's place while the map is fitted.
+    TopRight,
+    /// Top left.
+    TopLeft,
+    /// Bottom right.
+    BottomRight,
+    /// Bottom left.
+    BottomLeft,
+}
+
+impl Corner {
+    /// In order of preference when several cover equally few points.
+    const ALL: [Corner; 4] = [Corner::TopRight, Corner::TopLeft, Corner::BottomRight, Corner::BottomLeft];
+
+    /// A box of `size` in this corner of `rect`, inset from its edges.
+    fn place(self, rect: Rect, size: Vec2) -> Rect {
+        let inner = rect.shrink(LEGEND_INSET_PT);
+        let min = match self {
+            Corner::TopRight => egui::pos2(inner.right() - size.x, inner.top()),
+            Corner::TopLeft => inner.left_top(),
+            Corner::BottomRight => inner.right_bottom() - size,
+            Corner::BottomLeft => egui::pos2(inner.left(), inner.bottom() - size.y),
+        };
+        Rect::from_min_size(min, size)
+    }
+}
+
+/// What the map shows, measured on the last frame: what the GUI tests check
+/// (every point in view after a resize, none under the legend, labels).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MapFigures {
+    /// The map's area on screen (`None` before it was drawn).
+    pub area: Option<Rect>,
+    /// Where the legend was drawn (`None`: no legend).
+    pub legend: Option<Rect>,
+    /// Points on the map.
+    pub points: usize,
+    /// Points whose centre lies inside the map's area on screen.
+    pub points_in_view: usize,
+    /// Points whose centre lies under the legend.
+    pub points_under_legend: usize,
+    /// True while the view fits itself to its area (the user has not zoomed
+    /// or panned since the last fit).
+    pub fitted: bool,
+    /// The text of every region label computed for the map, largest region first.
+    pub labels: Vec<String>,
+    /// The labels drawn (the others would overlap one of these, the legend,
+    /// or lie outside the view, or labels are hidden).
+    pub labels_shown: Vec<String>,
+    /// Screen rectangles of the labels drawn.
+    pub label_rects: Vec<Rect>,
+}
 
 /// What the user did on the map this frame.
 #[derive(Debug, Clone, PartialEq)]
@@ -115,6 +195,24 @@ pub struct MapView {
     center: [f32; 2],
     /// 1 = the layout's [-1, 1]² square fits the shorter side of the view.
     zoom: f32,
+    /// The points' bounding box in layout units (what a fit shows).
+    bounds: Option<Rect>,
+    /// True until the user zooms or pans: the view then fits the map into
+    /// its area every frame.
+    fitted: bool,
+    /// The map's area on screen in the last frame.
+    last_rect: Option<Rect>,
+    /// The legend as last drawn (`None`: no legend).
+    legend: Option<Rect>,
+    /// The legend's corner, and the view it was chosen for.
+    legend_corner: (Corner, [f32; 8]),
+    /// Bumped by every [`MapView::set_points`]: labels are computed for one
+    /// set of points.
+    points_generation: u64,
+    /// The regions' labels for the current points.
+    labels: Vec<RegionLabel>,
+    /// The labels drawn in the last frame.
+    shown_labels: Vec<ShownLabel>,
     lasso: Vec<Pos2>,
     hovered: Option<usize>,
     hover_started: Option<f64>,
@@ -133,6 +231,14 @@ impl MapView {
             grid: PointGrid::default(),
             center: [0.0, 0.0],
             zoom: 1.0,
+            bounds: None,
+            fitted: true,
+            last_rect: None,
+            legend: None,
+            legend_corner: (Corner::TopRight, [f32::NAN; 8]),
+            points_generation: 0,
+            labels: Vec::new(),
+            shown_labels: Vec::new(),
             lasso: Vec::new(),
             hovered: None,
             hover_started: None,
@@ -140,15 +246,69 @@ impl MapView {
         }
     }
 
-    /// Replaces the points (a new layout). Keeps the view where it was when
-    /// the layout only grew, so new tracks appearing do not jolt the map.
-    pub fn set_points(&mut self, points: Vec<(i64, [f32; 2])>, colors: Vec<Color32>) {
+    /// Replaces the points (a new layout). A fitted view fits the new points;
+    /// one the user zoomed or panned stays where it was, so new tracks
+    /// appearing do not jolt the map. The old labels go (they named other
+    /// points); returns the generation new labels must be computed for.
+    pub fn set_points(&mut self, points: Vec<(i64, [f32; 2])>, colors: Vec<Color32>) -> u64 {
         self.ids = points.iter().map(|(id, _)| *id).collect();
         self.positions = points.iter().map(|(_, p)| *p).collect();
         self.index_of = self.ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
         self.grid = PointGrid::build(&self.positions);
+        self.bounds = bounds_of(&self.positions);
         self.hovered = None;
+        self.labels.clear();
+        self.shown_labels.clear();
+        self.points_generation += 1;
         self.set_colors(colors);
+        self.points_generation
+    }
+
+    /// Installs the regions' labels computed for the points of `generation`
+    /// (ignored when the points have changed since).
+    pub fn set_labels(&mut self, generation: u64, labels: Vec<RegionLabel>) {
+        if generation == self.points_generation {
+            self.labels = labels;
+        }
+    }
+
+    /// Records where the legend was drawn (`None`: there is none), so the
+    /// next frames keep points and labels clear of it. Asks for another
+    /// frame when its size changed: the fit depends on it.
+    pub fn set_legend(&mut self, ctx: &egui::Context, legend: Option<Rect>) {
+        if legend.map(|r| r.size()) != self.legend.map(|r| r.size()) {
+            ctx.request_repaint();
+        }
+        self.legend = legend;
+    }
+
+    /// Where the legend goes this frame, for a legend of `size` (the top-left
+    /// corner of its box).
+    pub fn legend_pos(&self, size: Vec2) -> Pos2 {
+        let rect = self.last_rect.unwrap_or(Rect::ZERO);
+        self.legend_corner.0.place(rect, size).min
+    }
+
+    /// The figures of the last frame (see [`MapFigures`]).
+    pub fn figures(&self) -> MapFigures {
+        let mut figures = MapFigures {
+            area: self.last_rect,
+            legend: self.legend,
+            points: self.positions.len(),
+            fitted: self.fitted,
+            labels: self.labels.iter().map(RegionLabel::text).collect(),
+            labels_shown: self.shown_labels.iter().map(|l| l.text.clone()).collect(),
+            label_rects: self.shown_labels.iter().map(|l| l.rect).collect(),
+            ..MapFigures::default()
+        };
+        if let Some(rect) = self.last_rect {
+            for p in &self.positions {
+                let at = self.to_screen(rect, *p);
+                figures.points_in_view += usize::from(rect.contains(at));
+                figures.points_under_legend += usize::from(self.legend.is_some_and(|l| l.contains(at)));
+            }
+        }
+        figures
     }
 
     /// Recolours the points (a new colouring); `colors` is in point order.
@@ -167,22 +327,86 @@ impl MapView {
         self.ids.len()
     }
 
-    /// Back to the whole map.
+    /// Back to the whole map, fitted to the view from now on (until the
+    /// user zooms or pans again).
     pub fn reset_view(&mut self) {
-        self.center = [0.0, 0.0];
-        self.zoom = 1.0;
+        self.fitted = true;
+        if let Some(rect) = self.last_rect {
+            self.fit(rect);
+        }
     }
 
-    /// Centres the view on a track (e.g. one selected in the table).
+    /// Brings a track (e.g. one selected in the table) into view: centres
+    /// the view on it when it is off screen, and leaves the view alone when
+    /// it can already be seen (a fitted map shows every track).
     pub fn focus(&mut self, track_id: i64) {
-        if let Some(&i) = self.index_of.get(&track_id) {
+        let Some(&i) = self.index_of.get(&track_id) else { return };
+        let visible = match self.last_rect {
+            _ if self.fitted => true,
+            Some(rect) => rect.shrink(FOCUS_MARGIN_PT).contains(self.to_screen(rect, self.positions[i])),
+            None => false,
+        };
+        if !visible {
             self.center = self.positions[i];
+            self.fitted = false;
         }
+    }
+
+    /// Fits the whole map into `rect`, clear of the legend's corner.
+    fn fit(&mut self, rect: Rect) {
+        let Some(bounds) = self.bounds else { return };
+        let (center, scale) = fit_view(bounds, rect, self.legend.map(|l| l.size()), FIT_MARGIN_PT);
+        let unit = self.pixels_per_unit_at_zoom(rect, 1.0);
+        if unit > 0.0 && scale.is_finite() && scale > 0.0 {
+            self.center = center;
+            self.zoom = scale / unit;
+        }
+    }
+
+    /// Places the legend: in the top-right corner while the map is fitted
+    /// (the fit keeps it clear), else in the corner covering the fewest
+    /// points — chosen again only when the view has changed and no drag is
+    /// under way, so it does not hop about while the user pans.
+    fn place_legend(&mut self, rect: Rect, dragging: bool) {
+        let Some(size) = self.legend.map(|l| l.size()) else { return };
+        if self.fitted {
+            self.legend_corner = (Corner::TopRight, [f32::NAN; 8]);
+            return;
+        }
+        let key = [
+            self.center[0],
+            self.center[1],
+            self.zoom,
+            rect.width(),
+            rect.height(),
+            rect.left(),
+            size.x,
+            size.y,
+        ];
+        if dragging || key == self.legend_corner.1 {
+            return;
+        }
+        let covered = |corner: Corner| {
+            let area = corner.place(rect, size);
+            self.positions.iter().filter(|p| area.contains(self.to_screen(rect, **p))).count()
+        };
+        let current = covered(self.legend_corner.0);
+        let best = Corner::ALL.into_iter().map(|c| (covered(c), c)).min_by_key(|(n, _)| *n);
+        if let Some((n, corner)) = best
+            && n < current
+        {
+            self.legend_corner.0 = corner;
+        }
+        self.legend_corner.1 = key;
     }
 
     /// Screen points per layout unit for a view of `rect`.
     fn pixels_per_unit(&self, rect: Rect) -> f32 {
-        0.5 * rect.width().min(rect.height()) * self.zoom * 0.92
+        self.pixels_per_unit_at_zoom(rect, self.zoom)
+    }
+
+    fn pixels_per_unit_at_zoom(&self, rect: Rect, zoom: f32) -> f32 {
+        0.5 * rect.width().min(rect.height()) * zoom * 0.92
     }
 
     fn to_screen(&self, rect: Rect, p: [f32; 2]) -> Pos2 {
@@ -199,7 +423,8 @@ impl MapView {
     /// Draws the map into the available space and returns what the user did.
     /// `selected` and `neighbours` are ringed (the neighbours are the true
     /// nearest in the 256-d space, so a misleading projection shows itself);
-    /// `label` gives a point's hover text; `audition` turns hover-audition on.
+    /// `label` gives a point's hover text; `audition` turns hover-audition on;
+    /// `show_labels` draws the regions' labels.
     pub fn show(
         &mut self,
         ui: &mut egui::Ui,
@@ -207,6 +432,7 @@ impl MapView {
         neighbours: &[i64],
         label: &dyn Fn(i64) -> String,
         audition: bool,
+        show_labels: bool,
     ) -> Vec<MapEvent> {
         let mut events = Vec::new();
         let (rect, response) = ui.allocate_exact_size(ui.available_size(), Sense::click_and_drag());
@@ -214,6 +440,11 @@ impl MapView {
         painter.rect_filled(rect, 4.0, ui.visuals().extreme_bg_color);
 
         self.handle_view_input(ui, rect, &response);
+        if self.fitted {
+            self.fit(rect);
+        }
+        self.last_rect = Some(rect);
+        self.place_legend(rect, response.dragged());
         let radius_pt = (3.0 + self.zoom.log2().max(0.0) * 0.8).min(8.0);
         let ppp = ui.ctx().pixels_per_point();
 
@@ -258,6 +489,16 @@ impl MapView {
             painter.circle_stroke(at, radius_pt + 7.0, Stroke::new(1.0, ring));
         }
 
+        // Labels, over the points and rings, clear of the legend.
+        self.shown_labels = if show_labels {
+            let legend = self.legend.map(|l| self.legend_corner.0.place(rect, l.size()));
+            let anchors: Vec<Pos2> =
+                self.labels.iter().map(|l| self.to_screen(rect, [l.center[0], -l.center[1]])).collect();
+            map_labels::draw(ui, &painter, &self.labels, &anchors, rect, legend)
+        } else {
+            Vec::new()
+        };
+
         // Hover.
         let hovered = response.hover_pos().and_then(|pos| {
             let radius = HOVER_RADIUS_PT / self.pixels_per_unit(rect);
@@ -287,6 +528,14 @@ impl MapView {
                     ui.ctx().request_repaint_after(AUDITION_DELAY);
                 }
             }
+        } else if let Some(pos) = response.hover_pos()
+            && let Some(shown) = self.shown_labels.iter().find(|l| l.rect.contains(pos))
+            && let Some(region) = self.labels.get(shown.index)
+        {
+            let text = map_labels::explain(region);
+            response.clone().on_hover_ui_at_pointer(|ui| {
+                ui.label(text);
+            });
         }
 
         // Clicks.
@@ -340,6 +589,9 @@ impl MapView {
             } else {
                 let s = self.pixels_per_unit(rect);
                 let d = response.drag_delta();
+                if d != Vec2::ZERO {
+                    self.fitted = false;
+                }
                 self.center[0] -= d.x / s;
                 self.center[1] -= d.y / s;
             }
@@ -356,6 +608,7 @@ impl MapView {
                 self.center[0] = anchor[0] + (self.center[0] - anchor[0]) * k;
                 self.center[1] = anchor[1] + (self.center[1] - anchor[1]) * k;
                 self.zoom = new_zoom;
+                self.fitted = false;
             }
         }
     }
@@ -376,6 +629,46 @@ pub fn install_renderer(ctx: &egui::Context, render_state: Option<&eframe::egui_
         MapRenderer::install(rs);
     }
     ctx.data_mut(|d| d.insert_temp(egui::Id::unique(GPU_FLAG_ID), render_state.is_some()));
+}
+
+/// The bounding box of layout positions (`None` without any).
+fn bounds_of(positions: &[[f32; 2]]) -> Option<Rect> {
+    let first = positions.first()?;
+    let mut bounds = Rect::from_min_max(Pos2::new(first[0], first[1]), Pos2::new(first[0], first[1]));
+    for p in positions {
+        bounds.extend_with(Pos2::new(p[0], p[1]));
+    }
+    Some(bounds)
+}
+
+/// The view that shows all of `bounds` (layout units) inside `rect`,
+/// `margin` from its edges, with a legend of `legend` size in the top-right
+/// corner covering none of it: the map is fitted beside the legend or below
+/// it, whichever leaves it larger. Returns the layout point at the centre
+/// of `rect` and the screen points per layout unit.
+fn fit_view(bounds: Rect, rect: Rect, legend: Option<Vec2>, margin: f32) -> ([f32; 2], f32) {
+    let mut areas = Vec::with_capacity(2);
+    match legend {
+        Some(size) => {
+            let reserve = size + Vec2::splat(LEGEND_INSET_PT);
+            let mut beside = rect;
+            beside.max.x -= reserve.x;
+            let mut below = rect;
+            below.min.y += reserve.y;
+            areas.extend([beside, below]);
+        }
+        None => areas.push(rect),
+    }
+    let extent = Vec2::new(bounds.width().max(MIN_FIT_EXTENT), bounds.height().max(MIN_FIT_EXTENT));
+    let fits = areas.into_iter().map(|a| a.shrink(margin)).filter(|a| a.width() > 0.0 && a.height() > 0.0);
+    let best = fits
+        .map(|a| (a, (a.width() / extent.x).min(a.height() / extent.y)))
+        .max_by(|x, y| x.1.total_cmp(&y.1));
+    // A view too small for any margin: fit the whole rect.
+    let (area, scale) = best.unwrap_or((rect, (rect.width() / extent.x).min(rect.height() / extent.y)));
+    let offset = (area.center() - rect.center()) / scale;
+    let c = bounds.center();
+    ([c.x - offset.x, c.y - offset.y], scale)
 }
 
 /// Even-odd rule: whether `p` lies inside the closed polygon.
@@ -415,6 +708,79 @@ mod tests {
             assert_eq!(grid.nearest(&positions, at, 0.2), brute);
         }
         assert_eq!(grid.nearest(&positions, [5.0, 5.0], 0.1), None);
+    }
+
+    /// Where a fitted layout point lands on screen.
+    fn on_screen(rect: Rect, (center, scale): ([f32; 2], f32), p: Pos2) -> Pos2 {
+        rect.center() + Vec2::new((p.x - center[0]) * scale, (p.y - center[1]) * scale)
+    }
+
+    #[test]
+    fn a_fit_shows_every_point_clear_of_the_legend_and_uses_the_better_side() {
+        let bounds = Rect::from_min_max(Pos2::new(-1.0, -0.8), Pos2::new(1.0, 0.8));
+        let legend = Vec2::new(180.0, 200.0);
+        // A wide view: the map goes beside the legend. A narrow one: below it.
+        for (size, beside) in [(Vec2::new(1200.0, 600.0), true), (Vec2::new(500.0, 900.0), false)] {
+            let rect = Rect::from_min_size(Pos2::new(30.0, 50.0), size);
+            let view = fit_view(bounds, rect, Some(legend), 10.0);
+            let legend_rect = Corner::TopRight.place(rect, legend);
+            let corners =
+                [bounds.left_top(), bounds.right_top(), bounds.left_bottom(), bounds.right_bottom()];
+            for corner in corners {
+                let at = on_screen(rect, view, corner);
+                assert!(rect.shrink(9.9).contains(at), "{corner:?} → {at:?} outside {rect:?}");
+            }
+            let map_on_screen = Rect::from_two_pos(
+                on_screen(rect, view, bounds.left_top()),
+                on_screen(rect, view, bounds.right_bottom()),
+            );
+            assert!(
+                !map_on_screen.intersects(legend_rect),
+                "{map_on_screen:?} under the legend {legend_rect:?}"
+            );
+            let right_of_map = rect.right() - map_on_screen.right();
+            assert_eq!(right_of_map >= legend.x, beside, "{size:?}: {map_on_screen:?}");
+            // The map fills the space it was given along one axis.
+            let limited = (map_on_screen.width()
+                - (size.x - 20.0 - if beside { legend.x + 8.0 } else { 0.0 }))
+            .abs()
+            .min(
+                (map_on_screen.height() - (size.y - 20.0 - if beside { 0.0 } else { legend.y + 8.0 })).abs(),
+            );
+            assert!(limited < 0.5, "{size:?}: {map_on_screen:?}");
+        }
+        // Without a legend the map is centred.
+        let rect = Rect::from_min_size(Pos2::ZERO, Vec2::new(800.0, 600.0));
+        let view = fit_view(bounds, rect, None, 10.0);
+        let centre = on_screen(rect, view, bounds.center());
+        assert!((centre - rect.center()).length() < 1e-3);
+        // One point is not magnified without bound.
+        let dot = Rect::from_min_max(Pos2::new(0.3, 0.3), Pos2::new(0.3, 0.3));
+        let (_, scale) = fit_view(dot, rect, None, 10.0);
+        assert!((scale - 580.0 / MIN_FIT_EXTENT).abs() < 1e-3, "{scale}");
+    }
+
+    #[test]
+    fn the_view_refits_on_resize_until_the_user_zooms_and_fit_hands_it_back() {
+        let mut view = MapView::new(1);
+        let points: Vec<(i64, [f32; 2])> =
+            (0..50).map(|i| (i, [(i as f32 * 0.37).sin(), (i as f32 * 0.91).cos() * 0.6])).collect();
+        view.set_points(points, Vec::new());
+        let in_view = |view: &MapView| view.figures().points_in_view;
+        for width in [1000.0, 600.0, 400.0] {
+            let rect = Rect::from_min_size(Pos2::ZERO, Vec2::new(width, 500.0));
+            view.fit(rect);
+            view.last_rect = Some(rect);
+            assert_eq!(in_view(&view), 50, "width {width}");
+        }
+        // The user zooms in: a resize keeps their view.
+        view.fitted = false;
+        view.zoom *= 4.0;
+        view.focus(0);
+        assert!(in_view(&view) < 50);
+        view.reset_view();
+        assert!(view.fitted);
+        assert_eq!(in_view(&view), 50);
     }
 
     #[test]

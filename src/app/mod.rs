@@ -8,11 +8,16 @@
 //!
 //! - `import_ui`: folder field, folder picker, import progress and summary;
 //! - `library_ui`: the virtualised, filterable, multi-select track table;
-//! - `map_ui` (+ `map_render`, `map_colors`, `map_job`): the t-SNE map drawn
-//!   by a WGSL point shader, its colouring and its background layout;
+//! - `map_ui` (+ `map_render`, `map_colors`, `map_job`, `map_labels`): the
+//!   t-SNE map drawn by a WGSL point shader, its colouring, its background
+//!   layout and its regions' labels;
 //! - `track_ui`: the selected track's tags, user tags and similar tracks;
 //! - `player_ui`: the player bar over the core's player thread;
 //! - `export_ui`: playlists, tags and projector exports;
+//! - `playlist_ui`: the list made from a selection ("similar to these",
+//!   "smooth path"), playable and saved as M3U;
+//! - `actions`: what the track panel, the selection and the keys ask for,
+//!   carried out with the core's functions;
 //! - `errors_ui`: the list of files that could not be imported;
 //! - `finetune` (`worker`, `window`, `plots`): fine-tuning on the user's
 //!   tags, its LSI preview and results;
@@ -24,6 +29,7 @@
 //!   background work uses;
 //! - `state`: what is remembered between sessions.
 
+mod actions;
 mod capture;
 mod embed_job;
 mod errors_ui;
@@ -36,11 +42,13 @@ mod library_load;
 mod library_ui;
 mod map_colors;
 mod map_job;
+mod map_labels;
 mod map_panel;
 mod map_render;
 mod map_ui;
 mod menus;
 mod player_ui;
+mod playlist_ui;
 mod state;
 mod track_ui;
 mod upgrade_ui;
@@ -63,10 +71,12 @@ use library_load::{Loaded, Loader};
 use library_ui::{LibraryView, RowExtras, TableEvent};
 use map_colors::{ColorBy, Legend};
 use map_job::MapJob;
+use map_labels::LabelsJob;
 use map_ui::{MapEvent, MapView};
 use player_ui::PlayerBar;
+use playlist_ui::{Playlist, PlaylistAction, PlaylistPanel};
 use state::{MainView, UiState};
-use track_ui::{SONG_PATH_STEPS, TrackAction, TrackPanel};
+use track_ui::{SIMILAR_K, SONG_PATH_STEPS, TrackAction, TrackPanel};
 
 /// Storage key of [`UiState`] in eframe's persisted storage.
 const STATE_KEY: &str = "tuneatlas-ui-state";
@@ -139,6 +149,7 @@ pub use crate::config::{demo_db, demo_folder};
 pub use map_render::{
     MapDrawFigures, OffscreenMap, PointCloud, RendererKind, ViewTransform, bench_map_draw, synthetic_cloud,
 };
+pub use map_ui::MapFigures;
 
 /// Where the library data stands.
 #[derive(Debug)]
@@ -189,6 +200,8 @@ pub struct TuneAtlasApp {
     last_reload: Instant,
     errors_window: ErrorsWindow,
     exporter: Exporter,
+    /// The list made from the last selection action.
+    playlist: PlaylistPanel,
     finetune: finetune::FineTunePanel,
     /// The offer to re-embed with a newer built-in model.
     upgrade: upgrade_ui::UpgradePanel,
@@ -202,13 +215,21 @@ struct MapArea {
     view: MapView,
     /// The layout being computed, if any.
     job: Option<MapJob>,
+    /// The regions' labels being computed, if any.
+    labels_job: Option<LabelsJob>,
     state: MapState,
     legend: Option<Legend>,
 }
 
 impl MapArea {
     fn new(generation: u64) -> MapArea {
-        MapArea { view: MapView::new(generation), job: None, state: MapState::NoVectors, legend: None }
+        MapArea {
+            view: MapView::new(generation),
+            job: None,
+            labels_job: None,
+            state: MapState::NoVectors,
+            legend: None,
+        }
     }
 }
 
@@ -257,6 +278,7 @@ impl TuneAtlasApp {
             last_reload: Instant::now(),
             errors_window: ErrorsWindow::default(),
             exporter: Exporter::default(),
+            playlist: PlaylistPanel::default(),
             finetune: finetune::FineTunePanel::default(),
             upgrade: upgrade_ui::UpgradePanel::default(),
             player,
@@ -289,7 +311,28 @@ impl TuneAtlasApp {
         self.loaded_once
             && matches!(self.load, LoadState::Ready)
             && self.map.job.is_none()
+            && self.map.labels_job.is_none()
             && !self.import.is_running()
+    }
+
+    /// What the map showed on the last frame (points in view, under the
+    /// legend, region labels): what `tests/it/gui.rs` checks.
+    pub fn map_figures(&self) -> MapFigures {
+        self.map.view.figures()
+    }
+
+    /// The tracks of the playlist window (`None` before a selection action
+    /// made one): what `tests/it/gui.rs` compares with the core's functions.
+    pub fn shown_playlist(&self) -> Option<Vec<i64>> {
+        self.playlist.ids().map(<[i64]>::to_vec)
+    }
+
+    /// Saves the playlist window's list to `path` as its "Save as M3U…"
+    /// button does once a file is chosen (the tests cannot click through a
+    /// file dialog); returns the line the status bar would show.
+    pub fn save_playlist_as_m3u(&self, path: &Path) -> Result<String, String> {
+        let version = self.snapshot.model_version.as_deref();
+        export_ui::export(ExportKind::M3u, &self.db, &self.playlist_rows(), version, path)
     }
 
     /// The track ids of the similar-track list the track panel shows (`None`
@@ -306,7 +349,9 @@ impl TuneAtlasApp {
             return;
         }
         self.map.job = None;
+        self.map.labels_job = None;
         self.map.state = MapState::NoVectors;
+        self.playlist = PlaylistPanel::default();
         self.selection.track = None;
         self.selection.neighbours.clear();
         self.selection.path_start = None;
@@ -450,8 +495,14 @@ impl TuneAtlasApp {
                         }
                         MapOutcome::Recomputed { .. } => "new t-SNE layout".to_owned(),
                     };
-                    self.map.view.set_points(points, Vec::new());
+                    let layout_points: Vec<(i64, [f32; 2])> =
+                        map.layout.points().iter().map(|c| (c.track_id, [c.x, c.y])).collect();
+                    let generation = self.map.view.set_points(points, Vec::new());
                     self.recolor();
+                    match LabelsJob::spawn(ctx, self.snapshot.clone(), layout_points, generation) {
+                        Ok(job) => self.map.labels_job = Some(job),
+                        Err(message) => self.notify(message, true),
+                    }
                     self.capture.startup.map_ms = self.capture.startup.mark(self.capture.startup.map_ms);
                     self.map.state = MapState::Ready(format!(
                         "{} tracks · {} · model {}",
@@ -477,6 +528,16 @@ impl TuneAtlasApp {
                 self.reload(ctx)
             }
             _ => {}
+        }
+        if let Some(job) = &self.map.labels_job
+            && let Some(result) = job.poll()
+        {
+            let generation = job.generation;
+            self.map.labels_job = None;
+            match result {
+                Ok(labels) => self.map.view.set_labels(generation, labels),
+                Err(message) => self.notify(message, true),
+            }
         }
         if let Some(result) = self.exporter.poll() {
             match result {
@@ -515,129 +576,6 @@ impl TuneAtlasApp {
     fn play(&mut self, ids: &[i64]) {
         let rows = self.rows_of(ids);
         self.player.play(&rows);
-    }
-
-    fn apply_track_action(&mut self, ctx: &egui::Context, action: TrackAction) {
-        match action {
-            TrackAction::Select(id) => {
-                self.select(Some(id));
-                self.library.select_id(Some(id));
-                self.map.view.focus(id);
-            }
-            TrackAction::Play(ids) => self.play(&ids),
-            TrackAction::Radio(seed) => {
-                let mut ids = vec![seed];
-                ids.extend(crate::browse::radio(
-                    &self.snapshot,
-                    seed,
-                    RADIO_LENGTH,
-                    self.track_panel.options,
-                ));
-                self.play(&ids);
-                self.notify(
-                    format!("Radio from {}: {} tracks queued.", self.title_of(seed), ids.len()),
-                    false,
-                );
-            }
-            TrackAction::SongPath(from, to) => {
-                let Some(index) = &self.snapshot.index else { return };
-                match crate::index::song_path(index, from, to, SONG_PATH_STEPS, |_| false) {
-                    Ok(ids) => {
-                        self.play(&ids);
-                        self.notify(
-                            format!(
-                                "Song path of {} tracks from {} to {}.",
-                                ids.len(),
-                                self.title_of(from),
-                                self.title_of(to)
-                            ),
-                            false,
-                        );
-                    }
-                    Err(e) => self.notify(format!("No song path: {e}"), true),
-                }
-            }
-            TrackAction::SetPathStart(id) => {
-                self.selection.path_start = Some(id);
-                self.notify(
-                    format!("Song path starts at {}. Now select the track to end at.", self.title_of(id)),
-                    false,
-                );
-            }
-            TrackAction::AddTag(ids, set, tag) => {
-                let result = Store::open(&self.db)
-                    .and_then(|mut s| s.add_user_tags(&ids, &set, &[tag.as_str()], TagSource::User));
-                self.after_tag_write(ctx, result.map(|_| ()));
-            }
-            TrackAction::RemoveTag(ids, set, tag) => {
-                let result =
-                    Store::open(&self.db).and_then(|mut s| s.remove_user_tags(&ids, &set, &[tag.as_str()]));
-                self.after_tag_write(ctx, result.map(|_| ()));
-            }
-        }
-    }
-
-    fn after_tag_write(&mut self, ctx: &egui::Context, result: crate::Result<()>) {
-        match result {
-            // Re-read so the table, filter and panel show the change.
-            Ok(()) => self.reload(ctx),
-            Err(e) => self.notify(format!("The tag could not be saved: {e}"), true),
-        }
-    }
-
-    /// Global keyboard shortcuts (when no text field has the keyboard).
-    fn shortcuts(&mut self, ctx: &egui::Context) {
-        let typing = ctx.memory(|m| m.focused().is_some());
-        let (space, slash, left, right, one, two, theme, n, p) = ctx.input(|i| {
-            let cmd = i.modifiers.command;
-            (
-                i.key_pressed(egui::Key::Space),
-                i.key_pressed(egui::Key::Slash),
-                i.key_pressed(egui::Key::ArrowLeft),
-                i.key_pressed(egui::Key::ArrowRight),
-                cmd && i.key_pressed(egui::Key::Num1),
-                cmd && i.key_pressed(egui::Key::Num2),
-                cmd && i.key_pressed(egui::Key::T),
-                i.key_pressed(egui::Key::N),
-                i.key_pressed(egui::Key::P),
-            )
-        });
-        if one {
-            self.state.view = MainView::Library;
-        }
-        if two {
-            self.state.view = MainView::Map;
-        }
-        if theme {
-            self.toggle_theme(ctx);
-        }
-        if typing {
-            return;
-        }
-        if space {
-            if self.player.is_idle() {
-                let ids = self.library.selected_ids();
-                self.play(&ids);
-            } else {
-                self.player.toggle_pause();
-            }
-        }
-        if slash {
-            self.state.view = MainView::Library;
-            self.library.focus_filter();
-        }
-        if left {
-            self.player.seek_by(-5.0);
-        }
-        if right {
-            self.player.seek_by(5.0);
-        }
-        if n {
-            self.player.next();
-        }
-        if p {
-            self.player.previous();
-        }
     }
 }
 
@@ -770,6 +708,7 @@ impl eframe::App for TuneAtlasApp {
             self.screenshot_step(ui);
         });
         self.errors_window.show(&ctx, &self.snapshot.errors);
+        self.playlist_window(&ctx);
         self.finetune_window(&ctx);
     }
 

@@ -1,6 +1,6 @@
 //! What the window remembers between sessions. Kept in eframe's own storage
 //! (next to the window geometry eframe persists itself), so a restart puts the
-//! user back where they were: same library, same view, same colouring, same
+//! user back where they were: same library, same view, same colouring and labels, same
 //! folder in the import field, same theme and volume.
 
 use std::path::PathBuf;
@@ -37,6 +37,8 @@ pub struct UiState {
     pub color_by: ColorBy,
     /// Play a few seconds of a track when the pointer rests on it on the map.
     pub hover_audition: bool,
+    /// Draw the map's region labels.
+    pub map_labels: bool,
     /// Playback volume, 0–1.
     pub volume: f32,
     /// The library file opened last, reopened at start when no `--db` or
@@ -56,6 +58,7 @@ impl Default for UiState {
             view: MainView::Library,
             color_by: ColorBy::default(),
             hover_audition: false,
+            map_labels: true,
             volume: 0.8,
             last_db: None,
             per_artist: crate::browse::DEFAULT_PER_ARTIST,

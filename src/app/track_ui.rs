@@ -1,7 +1,9 @@
 //! The track panel: the selected track's metadata, its predicted tags in the
 //! four categories with score bars, the user's tags (editable), and the
 //! similar-track list with its filters, "play radio from here" and the song
-//! path to another track.
+//! path to another track; with several tracks selected (table or lasso),
+//! what to do with all of them: "play similar to these" and "order as a
+//! smooth path".
 //!
 //! The panel only draws and reports what the user asked for
 //! ([`TrackAction`]); the app performs it (player, store writes).
@@ -45,6 +47,10 @@ pub enum TrackAction {
     AddTag(Vec<i64>, String, String),
     /// Remove a user tag `(set, tag)` from tracks.
     RemoveTag(Vec<i64>, String, String),
+    /// Play the tracks nearest the centre of these (the selection).
+    SimilarToThese(Vec<i64>),
+    /// Play these tracks (the selection) re-ordered so each step is short.
+    SmoothOrder(Vec<i64>),
 }
 
 /// The panel's own state: the similar list is cached per track and filter
@@ -99,6 +105,10 @@ impl TrackPanel {
         title_of: &dyn Fn(i64) -> String,
     ) -> Vec<TrackAction> {
         let mut actions = Vec::new();
+        if selection.len() > 1 {
+            selection_section(ui, selection, &mut actions);
+            ui.add_space(6.0);
+        }
         ui.heading(&row.title);
         let by = [row.artist.as_deref(), row.album.as_deref()]
             .into_iter()
@@ -291,6 +301,32 @@ impl TrackPanel {
             }
         }
     }
+}
+
+/// What to do with several selected tracks at once.
+fn selection_section(ui: &mut Ui, selection: &[i64], actions: &mut Vec<TrackAction>) {
+    egui::Frame::group(ui.style()).show(ui, |ui| {
+        ui.strong(format!("{} tracks selected", selection.len()));
+        ui.horizontal_wrapped(|ui| {
+            if ui
+                .button("Play similar to these")
+                .on_hover_text(
+                    "The tracks nearest the selection's centre in the embedding, none of the selected, \
+                     under the similar list's filters below",
+                )
+                .clicked()
+            {
+                actions.push(TrackAction::SimilarToThese(selection.to_vec()));
+            }
+            if ui
+                .button("Order as a smooth path")
+                .on_hover_text("Play the selected tracks re-ordered so each step to the next is short")
+                .clicked()
+            {
+                actions.push(TrackAction::SmoothOrder(selection.to_vec()));
+            }
+        });
+    });
 }
 
 /// One tag with its score as a bar.

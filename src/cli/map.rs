@@ -7,7 +7,10 @@ use std::path::Path;
 
 use clap::Args;
 use serde::Serialize;
-use tuneatlas::map::{LayoutParams, LayoutProgress, LayoutStage, MapCoord, MapOutcome, layout_for_library};
+use tuneatlas::map::{
+    LayoutParams, LayoutProgress, LayoutStage, MapCoord, MapOutcome, RegionLabel, layout_for_library,
+    layout_labels,
+};
 
 use super::common::{model_version, open_read_only};
 
@@ -42,6 +45,9 @@ struct MapOutput<'a> {
     compute_s: f64,
     computed_at_unix_s: i64,
     params: &'a LayoutParams,
+    /// The map's regions named by their most distinctive tags (the labels
+    /// the window draws), largest first.
+    regions: &'a [RegionLabel],
     points: &'a [MapCoord],
 }
 
@@ -89,6 +95,7 @@ pub fn run(db: &Path, args: &MapArgs) -> anyhow::Result<()> {
         eprintln!();
     }
     let layout = &map.layout;
+    let regions = layout_labels(&open_read_only(db)?, layout, &map.model_version)?;
     if args.json {
         let out = MapOutput {
             model_version: &map.model_version,
@@ -101,6 +108,7 @@ pub fn run(db: &Path, args: &MapArgs) -> anyhow::Result<()> {
             compute_s: map.compute_s,
             computed_at_unix_s: map.computed_at_unix_s,
             params: &params,
+            regions: &regions,
             points: layout.points(),
         };
         println!("{}", serde_json::to_string_pretty(&out)?);
@@ -134,5 +142,18 @@ pub fn run(db: &Path, args: &MapArgs) -> anyhow::Result<()> {
             n => format!(", {n} left out (zero or invalid vectors)"),
         }
     );
+    for region in &regions {
+        let why: Vec<String> = region
+            .tags
+            .iter()
+            .map(|t| format!("{} {:.2} vs {:.2} in the library", t.tag, t.region_mean, t.library_mean))
+            .collect();
+        println!(
+            "  region: {:<32} {:>5} tracks  ({})",
+            region.text(),
+            region.track_ids.len(),
+            why.join("; ")
+        );
+    }
     Ok(())
 }

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 use serde::Serialize;
 use tuneatlas::browse::LibrarySnapshot;
-use tuneatlas::index::{resolve_track, smooth_order, song_path};
+use tuneatlas::index::{resolve_track, smooth_order, song_path, step_distances};
 use tuneatlas::store::TrackRow;
 
 use super::common::{model_version, open_read_only};
@@ -82,20 +82,14 @@ pub fn run(db: &Path, args: &PathArgs) -> anyhow::Result<()> {
         };
         song_path(index, *from, *to, args.steps, |_| false)?
     };
-    let distance = |a: i64, b: i64| -> Option<f32> {
-        let (x, y) = (index.vector(a)?, index.vector(b)?);
-        Some(1.0 - x.iter().zip(y).map(|(p, q)| p * q).sum::<f32>())
-    };
     let rows: Vec<&TrackRow> =
         sequence.iter().filter_map(|id| snapshot.tracks.iter().find(|t| t.id == *id)).collect();
+    let row_ids: Vec<i64> = rows.iter().map(|t| t.id).collect();
     let steps: Vec<Step> = rows
         .iter()
+        .zip(step_distances(index, &row_ids))
         .enumerate()
-        .map(|(i, t)| Step {
-            position: i + 1,
-            track: TrackRef::from(*t),
-            step_distance: if i == 0 { None } else { distance(rows[i - 1].id, t.id) },
-        })
+        .map(|(i, (t, step_distance))| Step { position: i + 1, track: TrackRef::from(*t), step_distance })
         .collect();
     let total: f32 = steps.iter().filter_map(|s| s.step_distance).sum();
     if let Some(m3u) = &args.m3u {

@@ -16,5 +16,5 @@ pub use knn::{
     DEFAULT_DIM, Neighbor, PARALLEL_MIN_ROWS, ScanMode, VectorIndex, batch_top_k, random_unit_vectors,
 };
 pub use lookup::resolve_track;
-pub use order::smooth_order;
+pub use order::{smooth_order, step_distances};
 pub use path::{radio, radio_with, song_path};

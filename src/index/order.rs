@@ -65,6 +65,18 @@ pub fn smooth_order(index: &VectorIndex, ids: &[i64]) -> Result<Vec<i64>> {
     Ok(best.into_iter().map(|i| unique[i]).collect())
 }
 
+/// The cosine distance of each step of a sequence of tracks: entry *i* is
+/// from track *i − 1* to track *i* (`None` for the first, and where either
+/// has no vector). What `tuneatlas path` and the window print beside an
+/// ordered list.
+pub fn step_distances(index: &VectorIndex, ids: &[i64]) -> Vec<Option<f32>> {
+    let distance = |a: i64, b: i64| -> Option<f32> {
+        let (x, y) = (index.vector(a)?, index.vector(b)?);
+        Some(1.0 - x.iter().zip(y).map(|(p, q)| p * q).sum::<f32>())
+    };
+    (0..ids.len()).map(|i| if i == 0 { None } else { distance(ids[i - 1], ids[i]) }).collect()
+}
+
 /// The open tour from `start` that always steps to the nearest unvisited point.
 fn nearest_neighbour_tour(d: &[Vec<f64>], start: usize) -> Vec<usize> {
     let n = d.len();
@@ -120,5 +132,10 @@ mod tests {
         assert!(got == forward || got == backward, "{got:?}");
         assert_eq!(smooth_order(&index, &[3, 3, 5]).expect("order"), [3, 5], "repeats dropped");
         assert!(smooth_order(&index, &[1, 99]).is_err(), "no vector");
+        let steps = step_distances(&index, &[0, 1, 3, 99]);
+        assert_eq!(steps[0], None);
+        assert!((steps[1].expect("0 → 1") - (1.0 - 0.13f32.cos())).abs() < 1e-5);
+        assert!((steps[2].expect("1 → 3") - (1.0 - 0.26f32.cos())).abs() < 1e-5);
+        assert_eq!(steps[3], None, "no vector");
     }
 }

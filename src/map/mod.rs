@@ -13,9 +13,11 @@
 //! * [`landmarks`] — large libraries: t-SNE of a covering set, the rest placed;
 //! * [`place`] — incremental placement of new tracks and the recompute policy;
 //! * [`library`] — load / extend / recompute / save for one library file;
+//! * [`labels`] — the map's regions named by their most distinctive tags;
 //! * [`quality`] — synthetic clustered data and neighbourhood-preservation
 //!   figures, so that speed tweaks cannot silently ruin the map.
 
+pub mod labels;
 pub mod landmarks;
 pub mod library;
 pub mod pca;
@@ -24,6 +26,7 @@ pub mod quality;
 pub mod tsne;
 
 pub use crate::store::MapCoord;
+pub use labels::{LabelSource, LabelTag, RegionLabel, layout_labels, region_labels};
 pub use library::{LibraryMap, MapOutcome, RecomputeReason, layout_for_library};
 pub use place::{DEFAULT_PLACE_NEIGHBORS, RecomputePolicy, place_new, recompute_due};
 pub use tsne::{LayoutParams, LayoutProgress, LayoutStage, compute_layout, estimate_tsne_s};

@@ -15,6 +15,10 @@ mod finetune;
 mod finetune_gui;
 #[cfg(feature = "gui")]
 mod gui;
+#[cfg(feature = "gui")]
+mod gui_map;
+#[cfg(feature = "gui")]
+mod gui_selection;
 mod hostile;
 mod import;
 mod map;

@@ -16,7 +16,7 @@ use tuneatlas::map::{
     layout_for_library, place_new,
 };
 use tuneatlas::store::{
-    Embedding, ImportCounts, ModelRow, RunStatus, Store, StoredLayout, TrackRecord, WriteOp,
+    Embedding, ImportCounts, ModelRow, RunStatus, Store, StoredLayout, TagSource, TrackRecord, WriteOp,
 };
 
 const MODEL_A: &str = "map-test-a";
@@ -392,7 +392,18 @@ fn new_tracks_are_placed_until_a_recompute_is_due() {
 fn map_command_computes_then_reuses_the_layout() {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = dir.path().join("lib.db");
-    library(&db, &[(MODEL_A, clustered_unit_vectors(50, 256, 2, 1, 1.0, 4).vectors)]);
+    let data = clustered_unit_vectors(50, 256, 2, 1, 1.0, 4);
+    let ids = library(&db, &[(MODEL_A, data.vectors.clone())]);
+    // The user's tag on every track of cluster 0: the regions of that
+    // cluster are named by it (the vectors carry no predicted tags).
+    let alpha: Vec<i64> = data
+        .vectors
+        .iter()
+        .zip(&ids)
+        .filter(|((vid, _), _)| data.labels[vid] == 0)
+        .map(|(_, &id)| id)
+        .collect();
+    Store::open(&db).expect("open").add_user_tags(&alpha, "moods", &["alpha"], TagSource::User).expect("tag");
     let run = |extra: &[&str]| {
         let out = Command::new(env!("CARGO_BIN_EXE_tuneatlas"))
             .env_remove("TUNEATLAS_DB")
@@ -412,11 +423,20 @@ fn map_command_computes_then_reuses_the_layout() {
     assert_eq!(first["outcome"]["kind"], "recomputed");
     assert_eq!(first["outcome"]["reason"], "no_layout");
     assert_eq!(first["points"].as_array().expect("points").len(), 50);
+    let regions = first["regions"].as_array().expect("regions");
+    assert!(!regions.is_empty(), "{regions:?}");
+    for region in regions {
+        let members: Vec<i64> =
+            region["track_ids"].as_array().expect("ids").iter().map(|id| id.as_i64().expect("id")).collect();
+        assert_eq!(region["tags"][0]["tag"], "alpha", "only the tagged cluster stands out: {region}");
+        assert!(members.iter().all(|id| alpha.contains(id)), "a region of cluster 0 only: {region}");
+    }
     let second: serde_json::Value = serde_json::from_str(&run(&["--json"])).expect("json");
     assert_eq!(second["outcome"]["kind"], "cached");
     assert_eq!(second["points"], first["points"]);
     let text = run(&["--recompute", "--perplexity", "5"]);
     assert!(text.contains("map of 50 tracks") && text.contains("recomputed"), "{text}");
+    assert!(text.contains("region: alpha"), "{text}");
 }
 
 /// The tag matrix behind map colours and the table's genre/mood columns:
