@@ -37,10 +37,10 @@ pub const CARD_FILE: &str = "model.toml";
 /// File name of the weights inside a model directory (burnpack record).
 pub const WEIGHTS_FILE: &str = "weights.bpk";
 /// Name of the built-in model (its directory under `models/`).
-pub const DEFAULT_MODEL_NAME: &str = "dpnn-v1";
+pub const DEFAULT_MODEL_NAME: &str = "dpnn-v2";
 
-const EMBEDDED_CARD: &str = include_str!("../../models/dpnn-v1/model.toml");
-const EMBEDDED_WEIGHTS: &[u8] = include_bytes!("../../models/dpnn-v1/weights.bpk");
+const EMBEDDED_CARD: &str = include_str!("../../models/dpnn-v2/model.toml");
+const EMBEDDED_WEIGHTS: &[u8] = include_bytes!("../../models/dpnn-v2/weights.bpk");
 
 /// The weights file as described in `model.toml`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -301,7 +301,7 @@ pub fn embedded_card() -> Result<ModelCard> {
 }
 
 impl ModelBundle {
-    /// The model built into the binary (`models/dpnn-v1/` at build time: the
+    /// The model built into the binary (`models/dpnn-v2/` at build time: the
     /// DPNN distilled from musicnn, see its README).
     pub fn embedded() -> Result<ModelBundle> {
         let base = PathBuf::from("<built-in>/models").join(DEFAULT_MODEL_NAME);

@@ -21,7 +21,7 @@ use tuneatlas::train::synth_tags::{tags_csv, write_tagged_corpus};
 use tuneatlas::train::versions::delete_version;
 
 /// The built-in model's version.
-const BUILTIN: &str = "dpnn-v1.1";
+const BUILTIN: &str = "dpnn-v2.0";
 
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join("tuneatlas-gui-tests").join(name);

@@ -109,23 +109,29 @@ fn auto_device_never_picks_a_cpu_adapter_silently() {
 }
 
 #[test]
-fn the_built_in_model_is_the_distilled_dpnn_v1() {
+fn the_built_in_model_is_dpnn_v2_and_dpnn_v1_still_loads() {
     let loaded = load_default(&ComputeDevice::cpu()).unwrap();
     let card = &loaded.bundle.card;
-    assert_eq!(card.name, "dpnn-v1");
-    assert_eq!(card.version, "dpnn-v1.1");
-    assert_eq!(card.provenance.parent.as_deref(), Some("dpnn-v1.0"), "v1.1 continues the first run");
+    assert_eq!(card.name, "dpnn-v2");
+    assert_eq!(card.version, "dpnn-v2.0");
+    assert_eq!(card.provenance.parent, None, "v2 is trained from scratch");
+    assert!(card.provenance.method.contains("\"neighbour_weight\":1.0"), "{}", card.provenance.method);
     assert!(card.trained);
     assert_eq!(card.vocabulary.len(), card.config.tags.total());
     assert!(card.untaught.iter().any(|t| t == "male vocals"), "vocal tags are marked untaught");
-    let shipped = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models/dpnn-v1");
+    let shipped = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models/dpnn-v2");
     let on_disk = load_dir(&shipped, &ComputeDevice::cpu()).unwrap();
-    assert_eq!(on_disk.bundle.card, *card, "the embedded model is models/dpnn-v1");
+    assert_eq!(on_disk.bundle.card, *card, "the embedded model is models/dpnn-v2");
+    // Libraries embedded with v1 keep working: its directory loads as before.
+    let v1 = load_dir(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models/dpnn-v1"), &ComputeDevice::cpu())
+        .unwrap();
+    assert_eq!(v1.bundle.card.version, "dpnn-v1.1");
+    assert_eq!(v1.bundle.card.vocabulary, card.vocabulary, "v1 and v2 share the vocabulary");
     let weights_len = std::fs::metadata(shipped.join("weights.bpk")).unwrap().len();
     assert!(weights_len <= 20 << 20, "weights file {weights_len} bytes (the issue allows 20 MB)");
     // The card carries the validation figures the README quotes.
     for key in
-        ["valid.same_track_p1", "valid.same_album_p5", "valid.tag_auc", "valid.teacher400.same_album_p5"]
+        ["valid.same_track_p1", "valid.same_album_p5", "valid.same_album_clip_p5", "valid.tag_auc", "valid.teacher400.same_album_p5"]
     {
         assert!(card.metrics.contains_key(key), "model.toml lacks {key}");
     }
