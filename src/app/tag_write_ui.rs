@@ -310,7 +310,7 @@ impl TuneAtlasApp {
         let import_running = self.import.is_running();
         let mut open = true;
         egui::Window::new("Write tags into files")
-            .id(egui::Id::new("tuneatlas_tag_write_window"))
+            .id(egui::Id::unique("tuneatlas_tag_write_window"))
             .open(&mut open)
             .default_width(560.0)
             .show(ctx, |ui| {

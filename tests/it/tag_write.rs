@@ -206,7 +206,7 @@ pub fn fields(path: &Path) -> BTreeMap<String, Vec<String>> {
             let mp4 = lofty::mp4::Mp4File::read_from(&mut file, options).unwrap();
             for atom in mp4.ilst().into_iter().flatten() {
                 let name = match atom.ident() {
-                    lofty::mp4::AtomIdent::Fourcc(f) if f == b"\xa9gen" => "GENRE".to_owned(),
+                    lofty::mp4::AtomIdent::Fourcc([0xa9, b'g', b'e', b'n']) => "GENRE".to_owned(),
                     lofty::mp4::AtomIdent::Freeform { name, .. } => name.to_string(),
                     _ => continue,
                 };
