@@ -258,7 +258,12 @@ fn tags_go_into_every_writable_format_and_the_audio_stays_sample_for_sample() {
         // The fields, as lofty reads them back.
         let f = fields(&t.path);
         let genres = f.get("GENRE").cloned().unwrap_or_default();
-        let had_genre = name != "notags_noxing.mp3" && name != "chirp1_adts.aac";
+        // Files without a genre in the tag written: no tags at all, raw MP2 and ADTS
+        // streams, and the WAV and AIFF, whose genre (if any) is in RIFF INFO / text
+        // chunks, which are left as they are beside the ID3v2 chunk.
+        let no_genre =
+            ["notags_noxing.mp3", "chirp1_mp2.mp2", "chirp1_adts.aac", "chirp2_wav.wav", "chirp5_aiff.aiff"];
+        let had_genre = !no_genre.contains(&name.as_str());
         let expected =
             if had_genre { s(&["Electronic", "rock", "ambient"]) } else { s(&["rock", "ambient"]) };
         assert_eq!(genres, expected, "{name}: the file's own genre stays first: {f:?}");
@@ -300,7 +305,7 @@ fn formats_without_writable_tags_are_refused_and_left_byte_for_byte() {
     let (db, tracks) = library(dir.path(), &names);
     let bytes: Vec<Vec<u8>> = tracks.iter().map(|t| std::fs::read(&t.path).unwrap()).collect();
     let (summary, reports) = write(&db, &ids(&tracks), MODEL, &TagWriteOptions::default());
-    assert_eq!((summary.n_written, summary.refused.len()), (0, REFUSED.len()));
+    assert_eq!((summary.n_written, summary.refused.len()), (0, REFUSED.len()), "{reports:#?}");
     for ((t, r), bytes) in tracks.iter().zip(&reports).zip(&bytes) {
         let container = REFUSED.iter().find(|(n, _)| *n == name_of(&t.path)).unwrap().1;
         match &r.outcome {

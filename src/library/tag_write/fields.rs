@@ -82,9 +82,29 @@ fn write_options() -> WriteOptions {
     WriteOptions::new()
 }
 
+/// True when lofty's reading of a file's format agrees with what the
+/// importer's own reader found (its container and codec names). Why ask
+/// both: lofty recognises a format by its first bytes and, for MPEG audio,
+/// by a frame sync anywhere in the first kilobyte, so it takes some WebM
+/// and Ogg FLAC files for MP3 — and would put an ID3v2 tag in front of them.
+fn agrees(kind: FileType, container: &str, codec: &str) -> bool {
+    match kind {
+        FileType::Mpeg => matches!(container, "mp1" | "mp2" | "mp3"),
+        FileType::Aac => container == "aac",
+        FileType::Wav => container == "wav",
+        FileType::Aiff => container == "aiff",
+        FileType::Flac => container == "flac",
+        FileType::Vorbis => container == "ogg" && codec == "vorbis",
+        FileType::Opus => container == "ogg" && codec == "opus",
+        FileType::Mp4 => container == "mp4",
+        _ => false,
+    }
+}
+
 /// Reads the tag of the open `file` that tuneatlas writes for its format,
-/// recognised by content. The file is only read.
-pub(super) fn read_editable(file: &mut File) -> Result<Editable, NotEditable> {
+/// recognised by content, which must agree with the `container` and
+/// `codec` the importer found. The file is only read.
+pub(super) fn read_editable(file: &mut File, container: &str, codec: &str) -> Result<Editable, NotEditable> {
     let unreadable = |e: &dyn std::fmt::Display| NotEditable::Unreadable(e.to_string());
     file.rewind().map_err(|e| unreadable(&e))?;
     let kind = Probe::new(&mut *file)
@@ -92,6 +112,9 @@ pub(super) fn read_editable(file: &mut File) -> Result<Editable, NotEditable> {
         .guess_file_type()
         .map_err(|e| unreadable(&e))?
         .file_type();
+    if !kind.is_some_and(|k| agrees(k, container, codec)) {
+        return Err(NotEditable::Format);
+    }
     file.rewind().map_err(|e| unreadable(&e))?;
     let options = parse_options();
     let id3v2 = |tag: Option<&Id3v2Tag>| Editable::Id3v2(Box::new(tag.cloned().unwrap_or_default()));

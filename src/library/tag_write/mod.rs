@@ -24,8 +24,8 @@
 //! user put there. The file is rewritten through a copy (`replace`) that
 //! must read back as the same audio before it replaces the original. Refused
 //! with a reason and left untouched: read-only files, files with several
-//! hard links, formats without a tag tuneatlas writes (Matroska, CAF, Ogg
-//! FLAC), missing files, and files changed since they were imported (their
+//! hard links, formats without a tag tuneatlas writes (Matroska/WebM, CAF,
+//! Ogg FLAC), missing files, and files changed since they were imported (their
 //! tags describe audio the library has not seen: import them first).
 //!
 //! **The library** then records the file's new size, modification time and
@@ -490,7 +490,7 @@ fn try_write_one(
             )));
         }
     }
-    let mut tag = read_editable(&mut file).map_err(|e| match e {
+    let mut tag = read_editable(&mut file, &row.container, &row.codec).map_err(|e| match e {
         NotEditable::Format => refused(format!(
             "tags cannot be written into {} files ({}); tuneatlas writes them into {WRITABLE_FORMATS}",
             row.container, row.codec
