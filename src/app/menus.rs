@@ -100,6 +100,14 @@ impl TuneAtlasApp {
                 self.finetune.open();
                 ui.close();
             }
+            if ui
+                .add_enabled(!self.library.is_empty(), egui::Button::new("Write tags into files…"))
+                .on_hover_text("Write the predicted tags (and your own) into the audio files' tag fields")
+                .clicked()
+            {
+                self.tag_writer.open();
+                ui.close();
+            }
         });
     }
 

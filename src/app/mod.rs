@@ -19,6 +19,7 @@
 //! - `actions`: what the track panel, the selection and the keys ask for,
 //!   carried out with the core's functions;
 //! - `errors_ui`: the list of files that could not be imported;
+//! - `tag_write_ui`: writing the predicted tags into the files;
 //! - `finetune` (`worker`, `window`, `plots`): fine-tuning on the user's
 //!   tags, its LSI preview and results;
 //! - `menus`: the top bar's menus, the status bar and the welcome page;
@@ -50,6 +51,7 @@ mod menus;
 mod player_ui;
 mod playlist_ui;
 mod state;
+mod tag_write_ui;
 mod track_ui;
 mod upgrade_ui;
 
@@ -208,6 +210,7 @@ pub struct TuneAtlasApp {
     player: PlayerBar,
     notice: Option<Notice>,
     capture: Capture,
+    tag_writer: tag_write_ui::TagWritePanel,
 }
 
 /// The map view with its background layout and colouring.
@@ -283,6 +286,7 @@ impl TuneAtlasApp {
             upgrade: upgrade_ui::UpgradePanel::default(),
             player,
             notice: None,
+            tag_writer: tag_write_ui::TagWritePanel::default(),
             capture: Capture {
                 screenshot: options.screenshot,
                 screenshot_rx: None,
@@ -710,6 +714,7 @@ impl eframe::App for TuneAtlasApp {
         self.errors_window.show(&ctx, &self.snapshot.errors);
         self.playlist_window(&ctx);
         self.finetune_window(&ctx);
+        self.tag_write_window(&ctx);
     }
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
@@ -720,6 +725,7 @@ impl eframe::App for TuneAtlasApp {
         self.import.shutdown(SHUTDOWN_WAIT);
         self.finetune.shutdown(SHUTDOWN_WAIT);
         self.upgrade.shutdown(SHUTDOWN_WAIT);
+        self.tag_writer.shutdown(SHUTDOWN_WAIT);
         self.player.shutdown();
     }
 }

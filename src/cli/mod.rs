@@ -21,6 +21,7 @@ mod path;
 mod play;
 mod similar;
 mod tag;
+mod tags_write;
 mod train;
 
 use std::path::PathBuf;
@@ -71,7 +72,8 @@ pub enum Command {
     Similar(similar::SimilarArgs),
     /// A song path between two tracks, or `--order`: several tracks re-ordered so each step is short.
     Path(path::PathArgs),
-    /// Show the tags the model predicts for one track, by category.
+    /// Show the tags the model predicts for one track, by category; `tags write`: write them
+    /// (and with --user-tags your own) into the files' tag fields.
     Tags(similar::TagsArgs),
     /// Play tracks (library ids, "Artist - Title", or files), printing the position.
     Play(play::PlayArgs),
@@ -167,7 +169,10 @@ fn dispatch(cli: &Cli) -> anyhow::Result<()> {
         Some(Command::Errors(args)) => db_path(&cli.db).and_then(|db| list::errors(&db, args)),
         Some(Command::Similar(args)) => db_path(&cli.db).and_then(|db| similar::similar(&db, args)),
         Some(Command::Path(args)) => db_path(&cli.db).and_then(|db| path::run(&db, args)),
-        Some(Command::Tags(args)) => db_path(&cli.db).and_then(|db| similar::tags(&db, args)),
+        Some(Command::Tags(args)) => db_path(&cli.db).and_then(|db| match &args.action {
+            Some(action) => tags_write::run(&db, action),
+            None => similar::tags(&db, args),
+        }),
         Some(Command::Play(args)) => db_path(&cli.db).and_then(|db| play::run(&db, args, cli.no_audio)),
         Some(Command::Tag(args)) => db_path(&cli.db).and_then(|db| tag::run(&db, args)),
         Some(Command::Export(args)) => db_path(&cli.db).and_then(|db| export::run(&db, args)),

@@ -52,11 +52,16 @@ pub struct SimilarArgs {
     pub json: bool,
 }
 
-/// Arguments of `tuneatlas tags`.
+/// Arguments of `tuneatlas tags`: one track's predicted tags, or `tags write`.
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct TagsArgs {
+    /// `write`: write the predicted tags into the files (`tuneatlas tags write --help`).
+    #[command(subcommand)]
+    pub action: Option<super::tags_write::TagsAction>,
     /// The track: an id (see `tuneatlas tracks`), a file path, or "Artist - Title".
-    pub track: String,
+    #[arg(required = true, value_name = "TRACK")]
+    pub track: Option<String>,
     /// Model version whose tag scores to show (default: the one most of the library is embedded with).
     #[arg(long = "model", value_name = "VERSION")]
     pub model: Option<String>,
@@ -282,7 +287,11 @@ fn bar(score: f32) -> String {
 pub fn tags(db: &Path, args: &TagsArgs) -> anyhow::Result<()> {
     let store = open_read_only(db)?;
     let version = model_version(&store, args.model.as_deref())?;
-    let track = resolve_track(&store, &args.track)?;
+    let query = args
+        .track
+        .as_deref()
+        .ok_or_else(|| anyhow::anyhow!("name a track (an id, a path or \"Artist - Title\")"))?;
+    let track = resolve_track(&store, query)?;
     let scores = store.track_tags(track.id, &version)?;
     if scores.is_empty() {
         anyhow::bail!(

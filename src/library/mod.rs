@@ -3,7 +3,8 @@
 //! `scan` walks folders and decides what is audio; `fingerprint` recognises a
 //! file's content wherever it moves; `names` gives untagged files sensible
 //! names; `import` runs the whole pipeline incrementally; `tag_import`
-//! brings tags from a CSV or the files' genres into the user's tag sets.
+//! brings tags from a CSV or the files' genres into the user's tag sets;
+//! `tag_write` writes predicted (and user) tags back into the files.
 
 pub mod embed;
 pub mod fingerprint;
@@ -12,6 +13,7 @@ pub mod model_stage;
 pub mod names;
 pub mod scan;
 pub mod tag_import;
+pub mod tag_write;
 
 pub use embed::{EmbedEvent, EmbedSummary, embed_library};
 pub use import::{
@@ -20,4 +22,7 @@ pub use import::{
 };
 pub use tag_import::{
     RowProblem, TagImportReport, comment_tags, import_comment_tags, import_genre_tags, import_tags_csv,
+};
+pub use tag_write::{
+    FileOutcome, FileReport, FileTags, TagWriteEvent, TagWriteOptions, TagWriteSummary, write_tags,
 };

@@ -98,7 +98,9 @@ pub fn sniff_audio(path: &Path) -> bool {
     matches!(infer::get(head).map(|t| t.mime_type()), Some("video/mp4" | "video/x-matroska" | "video/webm"))
 }
 
-fn mtime_ns(meta: &std::fs::Metadata) -> i64 {
+/// A file's modification time in ns since the epoch (0 when the system has
+/// none): how import and tag writing both compare files with the library.
+pub(crate) fn mtime_ns(meta: &std::fs::Metadata) -> i64 {
     meta.modified()
         .ok()
         .and_then(|t| t.duration_since(UNIX_EPOCH).ok())

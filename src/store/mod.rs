@@ -289,6 +289,33 @@ impl Store {
         Ok(())
     }
 
+    /// Records that tuneatlas itself rewrote a track's file — its tags, never
+    /// its audio (`library::tag_write`): the new size, modification time and
+    /// fingerprint, and the genre as an import now reads it. Without this the
+    /// next import would take the file for changed and decode it again, and
+    /// a later move would not be recognised by its old fingerprint. Clips,
+    /// vectors and tag scores stay: the audio they describe is the same.
+    pub fn record_retagged_file(
+        &mut self,
+        id: i64,
+        size_bytes: u64,
+        mtime_ns: i64,
+        fingerprint: &[u8],
+        genre: Option<&str>,
+    ) -> Result<()> {
+        let n = self
+            .conn
+            .prepare_cached(
+                "UPDATE tracks SET size_bytes = ?2, mtime_ns = ?3, fingerprint = ?4, genre = ?5, updated_at = ?6
+                 WHERE id = ?1",
+            )?
+            .execute(params![id, size_bytes as i64, mtime_ns, fingerprint, genre, now_unix_s()])?;
+        if n == 0 {
+            return Err(Error::Invalid(format!("no track with id {id} in the library")));
+        }
+        Ok(())
+    }
+
     /// Marks as `missing` the tracks under `root` that the finished run `run_id`
     /// did not see. Their data stays: a drive that comes back, or a file that
     /// turns up elsewhere (moved), gets it back.

@@ -29,6 +29,9 @@ mod playback;
 mod similar;
 mod similar_variety;
 mod song_path;
+mod tag_write;
+#[cfg(feature = "gui")]
+mod tag_write_gui;
 mod train;
 mod user_tags;
 mod write_errors;

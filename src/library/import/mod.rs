@@ -456,7 +456,7 @@ fn model_loop(
 
 /// The message for a user: the core error's text without the path (the
 /// summary prints the path beside it).
-fn reason_of(e: &Error) -> String {
+pub(crate) fn reason_of(e: &Error) -> String {
     match e {
         Error::Decode { reason, .. } => reason.clone(),
         Error::Io { op, source, .. } => {
