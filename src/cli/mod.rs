@@ -7,6 +7,7 @@ mod bench_finetune;
 #[cfg(feature = "gui")]
 mod bench_gui;
 mod bench_hostile;
+mod bench_startup;
 mod bench_tsne;
 mod common;
 mod embed;
