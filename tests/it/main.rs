@@ -22,9 +22,11 @@ mod model;
 #[cfg(unix)]
 mod odd_names;
 mod playback;
+mod shard_merge;
 mod similar;
 mod similar_variety;
 mod song_path;
+mod tag_migration;
 mod train;
 mod user_tags;
 mod write_errors;
