@@ -138,8 +138,8 @@ fn three_shards_merged_equal_one_import_and_bad_merges_are_refused() {
     assert_eq!(summary.sources.iter().map(|l| l.errors).sum::<usize>(), 1);
     let shards: Vec<Vec<String>> = summary.sources.iter().map(|l| l.shards.clone()).collect();
     assert_eq!(shards, [vec!["1/3".to_string()], vec!["2/3".into()], vec!["3/3".into()]]);
-    assert_eq!(summary.model_versions, [version.clone()]);
-    assert_eq!(summary.roots, [root.clone()]);
+    assert_eq!(summary.model_versions, std::slice::from_ref(&version));
+    assert_eq!(summary.roots, std::slice::from_ref(&root));
 
     let (want, got) = (contents(&whole), contents(&merged));
     assert_eq!(want.keys().collect::<Vec<_>>(), got.keys().collect::<Vec<_>>(), "the same files");
