@@ -82,6 +82,15 @@ pub enum Error {
         /// The database file.
         path: PathBuf,
     },
+    /// A library cannot be merged with the others (`store::merge_libraries`):
+    /// another schema or model version, another folder, an overlap.
+    #[error("cannot merge ({reason}): {}", crate::text::shown(path))]
+    NotMergeable {
+        /// Why, and what to do about it.
+        reason: String,
+        /// The library file concerned.
+        path: PathBuf,
+    },
     /// The user (or a signal) cancelled a long job.
     #[error("cancelled")]
     Cancelled,

@@ -66,6 +66,9 @@ impl fmt::Display for ImportSummary {
                 self.n_known_bad
             )?;
         }
+        if let Some(shard) = self.shard {
+            write!(f, "\n  shard {shard}: {} files belong to the other shards", self.n_other_shards)?;
+        }
         if self.n_not_audio > 0 {
             write!(f, "\n  {} other files (not audio) ignored", self.n_not_audio)?;
         }
@@ -99,6 +102,8 @@ mod tests {
             n_not_audio: 2,
             model_version: Some("dpnn-v1.1".into()),
             notices: vec!["continued on the CPU".into()],
+            shard: None,
+            n_other_shards: 0,
             elapsed_s: 75.0,
         }
     }

@@ -42,10 +42,10 @@ pub enum BenchWhat {
     /// (offscreen, on the wgpu adapter there is: lavapipe without a GPU).
     #[cfg(feature = "gui")]
     Map(super::bench_gui::MapBenchArgs),
-    /// Cold start of the window on a synthetic library (under Xvfb when
-    /// there is no display): first frame, library ready, map ready.
-    #[cfg(feature = "gui")]
-    Startup(super::bench_gui::StartupBenchArgs),
+    /// Time to the table and to the map on synthetic libraries of 10k–100k
+    /// tracks, through the window's own load calls (`--window`: cold starts
+    /// of the real window).
+    Startup(super::bench_startup::StartupBenchArgs),
 }
 
 /// Arguments of `tuneatlas bench import`.
@@ -84,8 +84,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         BenchWhat::Finetune(a) => super::bench_finetune::bench_finetune(a, build_profile()),
         #[cfg(feature = "gui")]
         BenchWhat::Map(a) => super::bench_gui::bench_map(a, build_profile()),
-        #[cfg(feature = "gui")]
-        BenchWhat::Startup(a) => super::bench_gui::bench_startup(a, build_profile()),
+        BenchWhat::Startup(a) => super::bench_startup::bench_startup(a, build_profile()),
     }
 }
 
@@ -280,7 +279,8 @@ fn build_profile() -> &'static str {
     if cfg!(debug_assertions) { "debug" } else { "release" }
 }
 
-fn tempfile_dir() -> anyhow::Result<PathBuf> {
+/// A fresh scratch folder for a benchmark's libraries (the caller removes it).
+pub(super) fn tempfile_dir() -> anyhow::Result<PathBuf> {
     let dir = std::env::temp_dir().join(format!("tuneatlas-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     Ok(dir)

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use tuneatlas::library::{ImportEvent, ImportOptions, ImportSummary, Outcome, import_folder_locked};
+use tuneatlas::library::{ImportEvent, ImportOptions, ImportSummary, Outcome, Shard, import_folder_locked};
 
 use super::model_args::ModelArgs;
 use tuneatlas::store::{ImportLock, Store, WhenBusy};
@@ -34,6 +34,11 @@ pub struct ImportArgs {
     /// of waiting for it to finish.
     #[arg(long)]
     pub no_wait: bool,
+    /// Import only shard K of N (1 ≤ K ≤ N) of the folder, e.g. one per
+    /// machine, each into its own library (`--db`); `tuneatlas merge` joins
+    /// them. A file's shard depends only on its path inside DIR.
+    #[arg(long, value_name = "K/N", value_parser = parse_shard)]
+    pub shard: Option<Shard>,
     /// Print the summary as JSON.
     #[arg(long)]
     pub json: bool,
@@ -61,6 +66,7 @@ pub fn run(db: &Path, args: &ImportArgs) -> anyhow::Result<()> {
     options.scan.include_hidden = args.hidden;
     options.scan.follow_symlinks = !args.no_follow;
     options.scan.follow_outside = args.follow_outside;
+    options.shard = args.shard;
 
     let bar = ProgressBar::new(0);
     bar.set_style(
@@ -112,6 +118,10 @@ pub fn run(db: &Path, args: &ImportArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn parse_shard(text: &str) -> Result<Shard, String> {
+    text.parse().map_err(|e: tuneatlas::Error| e.to_string())
+}
+
 fn print_json(s: &ImportSummary) -> anyhow::Result<()> {
     let pairs = |v: &[(PathBuf, String)]| -> Vec<serde_json::Value> {
         v.iter().map(|(p, r)| serde_json::json!({ "path": shown(p), "reason": r })).collect()
@@ -126,6 +136,8 @@ fn print_json(s: &ImportSummary) -> anyhow::Result<()> {
         "skipped": pairs(&s.skipped),
         "model_version": s.model_version,
         "notices": s.notices,
+        "shard": s.shard.map(|k| k.to_string()),
+        "other_shards": s.n_other_shards,
         "elapsed_s": s.elapsed_s,
     });
     println!("{}", serde_json::to_string_pretty(&value)?);

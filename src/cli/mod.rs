@@ -7,6 +7,7 @@ mod bench_finetune;
 #[cfg(feature = "gui")]
 mod bench_gui;
 mod bench_hostile;
+mod bench_startup;
 mod bench_tsne;
 mod common;
 mod embed;
@@ -15,6 +16,7 @@ mod finetune;
 mod import;
 mod list;
 mod map;
+mod merge;
 mod model_args;
 mod model_cmd;
 mod path;
@@ -62,6 +64,8 @@ pub struct Cli {
 pub enum Command {
     /// Import (or re-import incrementally) a music folder.
     Import(import::ImportArgs),
+    /// Merge libraries (e.g. the shards of one folder, imported on several machines) into one.
+    Merge(merge::MergeArgs),
     /// Embed the stored tracks that have no vector for a model yet (resumable).
     Embed(embed::EmbedArgs),
     /// List the tracks in the library.
@@ -164,6 +168,7 @@ pub fn run() -> ExitCode {
 fn dispatch(cli: &Cli) -> anyhow::Result<()> {
     match &cli.command {
         Some(Command::Import(args)) => db_path(&cli.db).and_then(|db| import::run(&db, args)),
+        Some(Command::Merge(args)) => merge::run(args),
         Some(Command::Embed(args)) => db_path(&cli.db).and_then(|db| embed::run(&db, args)),
         Some(Command::Tracks(args)) => db_path(&cli.db).and_then(|db| list::tracks(&db, args)),
         Some(Command::Errors(args)) => db_path(&cli.db).and_then(|db| list::errors(&db, args)),

@@ -67,7 +67,7 @@ pub enum ScanItem {
         reason: String,
     },
     /// A regular file that is not audio (cover art, playlists, notes); counted only.
-    NotAudio,
+    NotAudio(PathBuf),
 }
 
 /// True when the extension is one of [`AUDIO_EXTENSIONS`].
@@ -217,7 +217,7 @@ pub fn walk(root: &Path, options: &ScanOptions, cancel: &CancelToken, mut on_ite
                 mtime_ns: mtime_ns(&meta),
             }));
         } else {
-            on_item(ScanItem::NotAudio);
+            on_item(ScanItem::NotAudio(path.to_path_buf()));
         }
     }
     for item in refused.into_inner() {
@@ -235,7 +235,7 @@ mod tests {
         walk(root, options, &CancelToken::new(), |item| match item {
             ScanItem::Audio(f) => audio.push(f.path),
             ScanItem::Problem { path, reason } => problems.push((path, reason)),
-            ScanItem::NotAudio => other += 1,
+            ScanItem::NotAudio(_) => other += 1,
         });
         (audio, problems, other)
     }

@@ -94,20 +94,40 @@ pub fn layout_for_library(
         stage_estimate_s: None,
     });
     let mut store = Store::open(store_path)?;
-    let vectors = store.track_vectors(model_version)?;
+    // Which tracks the map must show, from the key index alone: with a
+    // cached layout the vectors of its tracks are not needed, and reading
+    // 100k vectors is most of the time to a cached map.
+    let ids = store.track_vector_ids(model_version)?;
     let stored = store.load_layout(model_version)?;
     let params_json = serde_json::to_string(params)
         .map_err(|e| Error::Invalid(format!("cannot encode layout parameters: {e}")))?;
 
-    let present: HashSet<i64> = vectors.iter().map(|(id, _)| *id).collect();
+    let present: HashSet<i64> = ids.iter().copied().collect();
     let cached = stored
         .as_ref()
         .map(|s| Layout::from_points(s.coords.iter().copied()).retain(|id| present.contains(&id)));
-    let new_vectors: Vec<(i64, Vec<f32>)> = vectors
-        .iter()
-        .filter(|(id, v)| !cached.as_ref().is_some_and(|c| c.contains(*id)) && unit(v).is_some())
-        .cloned()
-        .collect();
+    let uncached: Vec<i64> =
+        ids.iter().copied().filter(|id| !cached.as_ref().is_some_and(|c| c.contains(*id))).collect();
+    // The uncached tracks' vectors: one by one when they are few (after an
+    // import), else from one scan of all of them, kept for laying out.
+    let mut all_vectors: Option<Vec<(i64, Vec<f32>)>> = None;
+    let uncached_vectors: Vec<(i64, Vec<f32>)> = if uncached.len() * 8 >= ids.len() {
+        let all = store.track_vectors(model_version)?;
+        let wanted: HashSet<i64> = uncached.iter().copied().collect();
+        let some = all.iter().filter(|(id, _)| wanted.contains(id)).cloned().collect();
+        all_vectors = Some(all);
+        some
+    } else {
+        let mut out = Vec::with_capacity(uncached.len());
+        for &id in &uncached {
+            if let Some(v) = store.track_vector(id, model_version)? {
+                out.push((id, v));
+            }
+        }
+        out
+    };
+    let new_vectors: Vec<(i64, Vec<f32>)> =
+        uncached_vectors.iter().filter(|(_, v)| unit(v).is_some()).cloned().collect();
     let same_params =
         stored.as_ref().and_then(|s| serde_json::from_str::<LayoutParams>(&s.params_json).ok()).as_ref()
             == Some(params);
@@ -125,7 +145,7 @@ pub fn layout_for_library(
     };
     tracing::info!(
         "map {model_version}: {} tracks with vectors, {} cached, {} new → {}",
-        vectors.len(),
+        ids.len(),
         cached.as_ref().map_or(0, Layout::len),
         new_vectors.len(),
         match reason {
@@ -134,9 +154,16 @@ pub fn layout_for_library(
             None => "place".to_string(),
         }
     );
-    let unusable: Vec<i64> = vectors.iter().filter(|(_, v)| unit(v).is_none()).map(|(id, _)| *id).collect();
+    // A cached layout never holds a track without a usable vector, so the
+    // unusable ones are all among the uncached.
+    let unusable: Vec<i64> =
+        uncached_vectors.iter().filter(|(_, v)| unit(v).is_none()).map(|(id, _)| *id).collect();
 
     if let Some(reason) = reason {
+        let vectors = match all_vectors {
+            Some(v) => v,
+            None => store.track_vectors(model_version)?,
+        };
         let t0 = Instant::now();
         let layout = compute_layout(&vectors, params, cancel, &mut progress)?;
         let compute_s = t0.elapsed().as_secs_f64();
@@ -181,6 +208,10 @@ pub fn layout_for_library(
             stage_elapsed_s: 0.0,
             stage_estimate_s: None,
         });
+        let vectors = match all_vectors {
+            Some(v) => v,
+            None => store.track_vectors(model_version)?,
+        };
         let index = VectorIndex::from_pairs(
             vectors.iter().filter(|(id, _)| cached.contains(*id)).cloned().collect(),
         )?;

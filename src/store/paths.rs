@@ -42,7 +42,7 @@ pub(crate) fn path_column(row: &rusqlite::Row<'_>, idx: usize) -> rusqlite::Resu
     Ok(path_from_bytes(bytes))
 }
 
-fn path_from_bytes(bytes: &[u8]) -> PathBuf {
+pub(crate) fn path_from_bytes(bytes: &[u8]) -> PathBuf {
     #[cfg(unix)]
     {
         use std::os::unix::ffi::OsStrExt;

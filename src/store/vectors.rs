@@ -1,11 +1,13 @@
 //! Per-model-version outputs: clip and track vectors (little-endian f32
-//! BLOBs) and predicted tag scores. Every model version keeps its own rows so
-//! that embedding with a new or fine-tuned model never destroys the old one,
-//! and the user can switch back.
+//! BLOBs), written together with the predicted tag scores (stored by
+//! `store::tag_scores`). Every model version keeps its own rows so that
+//! embedding with a new or fine-tuned model never destroys the old one, and
+//! the user can switch back.
 
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
+use super::tag_scores::{TagScore, TagWriter, delete_version};
 use super::{Store, now_unix_s};
 use crate::{Error, Result};
 
@@ -22,17 +24,6 @@ pub struct ModelRow {
     pub config_json: String,
 }
 
-/// One predicted tag score.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct TagScore {
-    /// "genre", "style", "mood" or "theme".
-    pub category: String,
-    /// The tag, e.g. "ambient".
-    pub tag: String,
-    /// Sigmoid score in [0, 1].
-    pub score: f32,
-}
-
 /// Everything a model computed for one track.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Embedding {
@@ -42,45 +33,6 @@ pub struct Embedding {
     pub track_vector: Vec<f32>,
     /// Mean tag scores over the clips.
     pub tags: Vec<TagScore>,
-}
-
-/// Tag scores of many tracks for one model version: rows are tracks (in
-/// `track_ids` order, ascending), columns are `(category, tag)` pairs in
-/// genre, style, mood, theme order. A tag a track has no stored score for
-/// (e.g. one the model marks untaught) reads 0.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct TagMatrix {
-    /// `(category, tag)` of each column.
-    pub tags: Vec<(String, String)>,
-    /// Track id of each row, ascending.
-    pub track_ids: Vec<i64>,
-    /// Row-major scores, `track_ids.len() × tags.len()`.
-    pub scores: Vec<f32>,
-}
-
-impl TagMatrix {
-    /// The row of `track_id`, if the track has scores.
-    pub fn row(&self, track_id: i64) -> Option<&[f32]> {
-        let i = self.track_ids.binary_search(&track_id).ok()?;
-        let n = self.tags.len();
-        self.scores.get(i * n..(i + 1) * n)
-    }
-
-    /// Column indices of one category, in column order.
-    pub fn category_columns(&self, category: &str) -> Vec<usize> {
-        self.tags.iter().enumerate().filter(|(_, (c, _))| c == category).map(|(i, _)| i).collect()
-    }
-
-    /// The strongest tag of `category` for `track_id` with its score.
-    pub fn top_tag(&self, track_id: i64, category: &str) -> Option<(&str, f32)> {
-        let row = self.row(track_id)?;
-        self.tags
-            .iter()
-            .zip(row)
-            .filter(|((c, _), _)| c == category)
-            .max_by(|a, b| a.1.total_cmp(b.1))
-            .map(|((_, t), s)| (t.as_str(), *s))
-    }
 }
 
 /// An embedding together with the model version that made it: what the
@@ -150,8 +102,9 @@ impl Store {
     /// earlier rows of the same (track, model version).
     pub fn write_embeddings(&mut self, model_version: &str, items: &[(i64, Embedding)]) -> Result<()> {
         let tx = self.conn.transaction()?;
+        let mut tags = TagWriter::default();
         for (track_id, embedding) in items {
-            write_embedding(&tx, model_version, *track_id, embedding)?;
+            write_embedding(&tx, &mut tags, model_version, *track_id, embedding)?;
         }
         tx.commit()?;
         Ok(())
@@ -171,6 +124,18 @@ impl Store {
             out.push((id, blob_to_vector(&blob).ok_or_else(|| corrupt_blob(id))?));
         }
         Ok(out)
+    }
+
+    /// Ids of the present tracks that have a vector for `model_version`,
+    /// ascending. Reads only the key index, not the vectors: how the map
+    /// learns which tracks its cached layout must show.
+    pub fn track_vector_ids(&self, model_version: &str) -> Result<Vec<i64>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT v.track_id FROM track_vectors v JOIN tracks t ON t.id = v.track_id
+             WHERE v.model_version = ?1 AND t.status = 'ok' ORDER BY v.track_id",
+        )?;
+        let rows = stmt.query_map(params![model_version], |r| r.get(0))?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
     /// One track's vector for `model_version`.
@@ -194,109 +159,6 @@ impl Store {
             out.push(blob_to_vector(&row?).ok_or_else(|| corrupt_blob(track_id))?);
         }
         Ok(out)
-    }
-
-    /// One track's predicted tags for `model_version`, strongest first within
-    /// each category (categories in genre, style, mood, theme order).
-    pub fn track_tags(&self, track_id: i64, model_version: &str) -> Result<Vec<TagScore>> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT category, tag, score FROM track_tags WHERE track_id = ?1 AND model_version = ?2
-             ORDER BY CASE category WHEN 'genre' THEN 0 WHEN 'style' THEN 1 WHEN 'mood' THEN 2
-                                    WHEN 'theme' THEN 3 ELSE 4 END, score DESC, tag",
-        )?;
-        let rows = stmt.query_map(params![track_id, model_version], |r| {
-            Ok(TagScore { category: r.get(0)?, tag: r.get(1)?, score: r.get::<_, f64>(2)? as f32 })
-        })?;
-        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
-    }
-
-    /// Every stored tag score of `model_version` as one dense matrix: what
-    /// the map needs to colour 100k points by a tag, and the library table to
-    /// show each track's top genre and mood, without one query per track.
-    pub fn tag_matrix(&self, model_version: &str) -> Result<TagMatrix> {
-        // One pass in primary-key order (track, category, tag), no join and
-        // no string copies per row: 50k tracks × 74 tags are 3.7M rows, and
-        // this runs on every start of the app. Consecutive tracks carry the
-        // same tags in the same order, so each row is first compared with
-        // the previous track's tag at the same position; only a mismatch
-        // looks the pair up (or adds it to the vocabulary).
-        let ok: std::collections::HashSet<i64> = {
-            let mut stmt = self.conn.prepare_cached("SELECT id FROM tracks WHERE status = 'ok'")?;
-            stmt.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?
-        };
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT track_id, category, tag, score FROM track_tags WHERE model_version = ?1
-             ORDER BY track_id, category, tag",
-        )?;
-        let mut rows = stmt.query(params![model_version])?;
-        let mut vocabulary: Vec<(String, String)> = Vec::new();
-        let mut column_of: std::collections::HashMap<(String, String), u32> =
-            std::collections::HashMap::new();
-        let mut track_ids: Vec<i64> = Vec::new();
-        // (row, column, score) of every stored score.
-        let mut cells: Vec<(u32, u32, f32)> = Vec::new();
-        let (mut previous, mut current): (Vec<u32>, Vec<u32>) = (Vec::new(), Vec::new());
-        // The track of the rows being read, and whether it is present.
-        let mut reading: Option<(i64, bool)> = None;
-        while let Some(r) = rows.next()? {
-            let track_id: i64 = r.get(0)?;
-            if reading.map(|(id, _)| id) != Some(track_id) {
-                let present = ok.contains(&track_id);
-                reading = Some((track_id, present));
-                if present {
-                    track_ids.push(track_id);
-                    std::mem::swap(&mut previous, &mut current);
-                    current.clear();
-                }
-            }
-            if reading.is_some_and(|(_, present)| !present) {
-                continue;
-            }
-            let category = r.get_ref(1)?.as_str().map_err(rusqlite::Error::from)?;
-            let tag = r.get_ref(2)?.as_str().map_err(rusqlite::Error::from)?;
-            let column = match previous.get(current.len()).copied() {
-                Some(c) if vocabulary[c as usize].0 == category && vocabulary[c as usize].1 == tag => c,
-                _ => {
-                    let key = (category.to_owned(), tag.to_owned());
-                    match column_of.get(&key) {
-                        Some(&c) => c,
-                        None => {
-                            let c = vocabulary.len() as u32;
-                            vocabulary.push(key.clone());
-                            column_of.insert(key, c);
-                            c
-                        }
-                    }
-                }
-            };
-            current.push(column);
-            cells.push(((track_ids.len() - 1) as u32, column, r.get::<_, f64>(3)? as f32));
-        }
-        // Columns in genre, style, mood, theme order, then by tag.
-        let category_rank = |c: &str| match c {
-            "genre" => 0,
-            "style" => 1,
-            "mood" => 2,
-            "theme" => 3,
-            _ => 4,
-        };
-        let mut order: Vec<usize> = (0..vocabulary.len()).collect();
-        order.sort_by(|&a, &b| {
-            let (ca, ta) = &vocabulary[a];
-            let (cb, tb) = &vocabulary[b];
-            (category_rank(ca), ca, ta).cmp(&(category_rank(cb), cb, tb))
-        });
-        let mut position = vec![0usize; vocabulary.len()];
-        for (pos, &col) in order.iter().enumerate() {
-            position[col] = pos;
-        }
-        let n_tags = vocabulary.len();
-        let mut scores = vec![0.0f32; track_ids.len() * n_tags];
-        for (row, col, score) in cells {
-            scores[row as usize * n_tags + position[col as usize]] = score;
-        }
-        let tags = order.into_iter().map(|c| std::mem::take(&mut vocabulary[c])).collect();
-        Ok(TagMatrix { tags, track_ids, scores })
     }
 
     /// Present tracks that have clips but no vector for `model_version`: the
@@ -346,7 +208,7 @@ impl Store {
             )));
         }
         tx.execute("DELETE FROM clip_vectors WHERE model_version = ?1", params![version])?;
-        tx.execute("DELETE FROM track_tags WHERE model_version = ?1", params![version])?;
+        delete_version(&tx, version)?;
         let n = tx.execute("DELETE FROM track_vectors WHERE model_version = ?1", params![version])?;
         tx.execute("DELETE FROM map_coords WHERE model_version = ?1", params![version])?;
         tx.execute("DELETE FROM map_layouts WHERE model_version = ?1", params![version])?;
@@ -388,14 +250,13 @@ pub(super) fn check_embedding(item: &Embedding) -> Result<()> {
 
 pub(super) fn write_embedding(
     tx: &rusqlite::Transaction<'_>,
+    tags: &mut TagWriter,
     model_version: &str,
     id: i64,
     item: &Embedding,
 ) -> Result<()> {
     check_embedding(item)?;
     tx.prepare_cached("DELETE FROM clip_vectors WHERE track_id = ?1 AND model_version = ?2")?
-        .execute(params![id, model_version])?;
-    tx.prepare_cached("DELETE FROM track_tags WHERE track_id = ?1 AND model_version = ?2")?
         .execute(params![id, model_version])?;
     let mut clip = tx.prepare_cached(
         "INSERT INTO clip_vectors (track_id, clip_index, model_version, vector) VALUES (?1, ?2, ?3, ?4)",
@@ -408,13 +269,7 @@ pub(super) fn write_embedding(
          ON CONFLICT (track_id, model_version) DO UPDATE SET vector = excluded.vector",
     )?
     .execute(params![id, model_version, vector_to_blob(&item.track_vector)])?;
-    let mut tag = tx.prepare_cached(
-        "INSERT INTO track_tags (track_id, model_version, category, tag, score) VALUES (?1, ?2, ?3, ?4, ?5)",
-    )?;
-    for t in &item.tags {
-        tag.execute(params![id, model_version, t.category, t.tag, f64::from(t.score)])?;
-    }
-    Ok(())
+    tags.write(tx, model_version, id, &item.tags)
 }
 
 #[cfg(test)]

@@ -58,7 +58,15 @@ pub fn write_wav(path: &std::path::Path, seconds: f64, freq_hz: f64, sample_rate
 pub fn pretend_earlier_model(db: &std::path::Path, version: &str) {
     let conn = rusqlite::Connection::open(db).unwrap();
     conn.execute_batch("PRAGMA foreign_keys = OFF;").unwrap();
-    for table in ["track_vectors", "clip_vectors", "track_tags", "map_layouts", "map_coords", "models"] {
+    for table in [
+        "track_vectors",
+        "clip_vectors",
+        "tag_scores",
+        "tag_vocabulary",
+        "map_layouts",
+        "map_coords",
+        "models",
+    ] {
         let column = if table == "models" { "version" } else { "model_version" };
         conn.execute(&format!("UPDATE {table} SET {column} = ?1"), [version]).unwrap();
     }

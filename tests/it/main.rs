@@ -26,9 +26,11 @@ mod model;
 #[cfg(unix)]
 mod odd_names;
 mod playback;
+mod shard_merge;
 mod similar;
 mod similar_variety;
 mod song_path;
+mod tag_migration;
 mod tag_write;
 #[cfg(feature = "gui")]
 mod tag_write_gui;

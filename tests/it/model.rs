@@ -123,16 +123,21 @@ fn the_built_in_model_is_dpnn_v2_and_dpnn_v1_still_loads() {
     let on_disk = load_dir(&shipped, &ComputeDevice::cpu()).unwrap();
     assert_eq!(on_disk.bundle.card, *card, "the embedded model is models/dpnn-v2");
     // Libraries embedded with v1 keep working: its directory loads as before.
-    let v1 = load_dir(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models/dpnn-v1"), &ComputeDevice::cpu())
-        .unwrap();
+    let v1 =
+        load_dir(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models/dpnn-v1"), &ComputeDevice::cpu())
+            .unwrap();
     assert_eq!(v1.bundle.card.version, "dpnn-v1.1");
     assert_eq!(v1.bundle.card.vocabulary, card.vocabulary, "v1 and v2 share the vocabulary");
     let weights_len = std::fs::metadata(shipped.join("weights.bpk")).unwrap().len();
     assert!(weights_len <= 20 << 20, "weights file {weights_len} bytes (the issue allows 20 MB)");
     // The card carries the validation figures the README quotes.
-    for key in
-        ["valid.same_track_p1", "valid.same_album_p5", "valid.same_album_clip_p5", "valid.tag_auc", "valid.teacher400.same_album_p5"]
-    {
+    for key in [
+        "valid.same_track_p1",
+        "valid.same_album_p5",
+        "valid.same_album_clip_p5",
+        "valid.tag_auc",
+        "valid.teacher400.same_album_p5",
+    ] {
         assert!(card.metrics.contains_key(key), "model.toml lacks {key}");
     }
 }

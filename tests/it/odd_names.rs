@@ -128,19 +128,28 @@ fn text_paths_of_an_older_library_survive_the_upgrade() {
     let root = dir.path().join("music");
     write_wav(&root.join("plain.wav"), 1.0, 300.0, 22_050);
     write_wav(&root.join("ünïcødé 🎵.wav"), 1.0, 400.0, 22_050);
-    let db = dir.path().join("lib.db");
-    let mut store = Store::open(&db).expect("open");
+    let current = dir.path().join("current.db");
+    let mut store = Store::open(&current).expect("open");
     import(&mut store, &root);
     let before = store.tracks(true).expect("tracks");
     drop(store);
-    // As the previous schema had it: text paths, version 4.
-    let conn = rusqlite::Connection::open(&db).expect("sqlite");
+    // The same library as schema 4 had it: text paths.
+    let db = dir.path().join("lib.db");
+    let old = Store::open_at_version(&db, 4).expect("schema 4");
+    let conn = old.connection();
+    conn.execute("ATTACH DATABASE ?1 AS cur", [current.to_str().expect("UTF-8 temp path")]).expect("attach");
     conn.execute_batch(
-        "UPDATE tracks SET path = CAST(path AS TEXT); UPDATE file_errors SET path = CAST(path AS TEXT);
-         UPDATE import_runs SET root = CAST(root AS TEXT); PRAGMA user_version = 4;",
+        "INSERT INTO tracks SELECT * FROM cur.tracks; INSERT INTO clips SELECT * FROM cur.clips;
+         INSERT INTO file_errors SELECT * FROM cur.file_errors;
+         INSERT INTO import_runs (id, root, started_at, finished_at, status, n_new, n_updated, n_moved,
+             n_unchanged, n_failed, n_missing)
+         SELECT id, root, started_at, finished_at, status, n_new, n_updated, n_moved, n_unchanged, n_failed,
+             n_missing FROM cur.import_runs;
+         UPDATE tracks SET path = CAST(path AS TEXT); UPDATE file_errors SET path = CAST(path AS TEXT);
+         UPDATE import_runs SET root = CAST(root AS TEXT); DETACH DATABASE cur;",
     )
-    .expect("downgrade");
-    drop(conn);
+    .expect("schema-4 library");
+    drop(old);
     let mut store = Store::open(&db).expect("upgrade");
     let kinds: Vec<String> = store
         .connection()

@@ -24,6 +24,7 @@ use crate::features::{LogMel, MelExtractor};
 use crate::jobs::{CancelToken, quiet_caught_panics, worker_count};
 use crate::library::model_stage::{ModelBatcher, model_row};
 use crate::library::scan::{FoundFile, ScanItem, ScanOptions, walk};
+use crate::library::shard::Shard;
 use crate::model::infer::Embedder;
 use crate::store::{
     ImportCounts, ImportLock, ModelOutput, RunStatus, Store, TrackRecord, WhenBusy, WriteOp, lock_path,
@@ -66,6 +67,9 @@ pub struct ImportOptions {
     /// What to do when another import is running on the same library:
     /// refuse (the default, so a window can say so at once) or wait.
     pub when_busy: WhenBusy,
+    /// Import only this shard of the folder (see [`Shard`]); the other
+    /// files are walked past and never opened.
+    pub shard: Option<Shard>,
 }
 
 impl Default for ImportOptions {
@@ -78,6 +82,7 @@ impl Default for ImportOptions {
             decode_through: false,
             file_time_limit: DEFAULT_FILE_TIME_LIMIT,
             when_busy: WhenBusy::Refuse,
+            shard: None,
         }
     }
 }
@@ -152,6 +157,10 @@ pub struct ImportSummary {
     pub model_version: Option<String>,
     /// Things the user should know, e.g. "GPU failed, continued on the CPU".
     pub notices: Vec<String>,
+    /// The shard imported, when only one was.
+    pub shard: Option<Shard>,
+    /// Files (and walk problems) left to the other shards.
+    pub n_other_shards: usize,
     /// Wall time of the run.
     pub elapsed_s: f64,
 }
@@ -255,7 +264,7 @@ pub fn import_folder_locked(
     }
     let model_version = embedder.as_deref().map(|e| e.model_version().to_string());
     store.close_dead_runs(lock)?;
-    let run_id = store.begin_run(&root)?;
+    let run_id = store.begin_shard_run(&root, options.shard.map(|s| s.to_string()).as_deref())?;
     // Stops every stage on cancel *or* on a fatal writer error.
     let stop = cancel.child();
     let n_workers = options.n_workers.max(1);
@@ -265,6 +274,7 @@ pub fn import_folder_locked(
     let (model_tx, model_rx) = bounded::<(ToEmbed, Vec<LogMel>)>(n_workers * 2);
     let model_tx = embedder.is_some().then_some(model_tx);
     let mut notices: Vec<String> = Vec::new();
+    let mut n_other_shards = 0usize;
 
     let writer_result = std::thread::scope(|scope| -> Result<Result<WriterTally>> {
         let spawn_err = |e: std::io::Error| Error::Invalid(format!("cannot start a thread: {e}"));
@@ -273,12 +283,23 @@ pub fn import_folder_locked(
         let (item_tx, item_rx) = crossbeam_channel::unbounded::<ScanItem>();
         {
             let (stop, root, event_tx) = (stop.clone(), root.clone(), event_tx.clone());
-            let scan_options = options.scan.clone();
+            let (scan_options, shard) = (options.scan.clone(), options.shard);
+            let n_other_shards = &mut n_other_shards;
             std::thread::Builder::new()
                 .name("ta-walk".into())
                 .spawn_scoped(scope, move || {
                     let mut n_found = 0usize;
                     walk(&root, &scan_options, &stop, |item| {
+                        if let Some(shard) = shard {
+                            let path = match &item {
+                                ScanItem::Audio(found) => &found.path,
+                                ScanItem::Problem { path, .. } | ScanItem::NotAudio(path) => path,
+                            };
+                            if !shard.owns(&root, path) {
+                                *n_other_shards += 1;
+                                return;
+                            }
+                        }
                         if matches!(item, ScanItem::Audio(_)) {
                             n_found += 1;
                             if n_found.is_multiple_of(FOUND_EVENT_EVERY) {
@@ -378,6 +399,8 @@ pub fn import_folder_locked(
         n_not_audio: tally.n_not_audio,
         model_version,
         notices,
+        shard: options.shard,
+        n_other_shards,
         elapsed_s: started.elapsed().as_secs_f64(),
     })
 }

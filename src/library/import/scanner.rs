@@ -45,7 +45,7 @@ impl Scanner {
     pub(super) fn handle(&mut self, item: ScanItem) {
         let found = match item {
             ScanItem::Audio(found) => found,
-            ScanItem::NotAudio => {
+            ScanItem::NotAudio(_) => {
                 self.n_not_audio += 1;
                 return;
             }
