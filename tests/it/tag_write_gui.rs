@@ -40,7 +40,7 @@ fn wait_for(
 }
 
 fn shows(harness: &Harness<'static, TuneAtlasApp>, text: &str) -> bool {
-    harness.query_by_label_contains(text).is_some()
+    harness.query_all_by_label_contains(text).next().is_some()
 }
 
 #[test]
