@@ -56,7 +56,12 @@ pub fn batch_top_k(
         let end = (start + QUERY_BLOCK).min(nq);
         let scores = q.slice(s![start..end, ..]).dot(&b.t());
         for row in scores.axis_iter(Axis(0)) {
-            out.push(top_of_row(row.as_slice().unwrap_or(&row.to_vec()), k));
+            // The product is a fresh row-major array, so a row is one slice;
+            // the copy is only a fallback.
+            out.push(match row.as_slice() {
+                Some(values) => top_of_row(values, k),
+                None => top_of_row(&row.to_vec(), k),
+            });
         }
         start = end;
     }
