@@ -101,13 +101,15 @@ impl Store {
         conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(open_err)?;
         // A library from a newer tuneatlas is refused before anything below
         // changes the file (switching to WAL rewrites its header).
-        let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(open_err)?;
+        let found: i64 =
+            retry_while_busy(|| conn.query_row("PRAGMA user_version", [], |r| r.get(0))).map_err(open_err)?;
         if found > SCHEMA_VERSION {
             return Err(Error::DbTooNew { found, supported: SCHEMA_VERSION, path: path.to_path_buf() });
         }
         // WAL lets readers (the GUI) see a consistent library while an import writes.
         // Setting it is the first real write, so an unwritable location fails here.
-        let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)).map_err(open_err)?;
+        let mode: String = retry_while_busy(|| conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)))
+            .map_err(open_err)?;
         if !mode.eq_ignore_ascii_case("wal") {
             tracing::warn!("journal mode is {mode}, not WAL: {}", path.display());
         }
@@ -201,7 +203,8 @@ impl Store {
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(path, flags).map_err(open_err)?;
         conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(open_err)?;
-        let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(open_err)?;
+        let found: i64 =
+            retry_while_busy(|| conn.query_row("PRAGMA user_version", [], |r| r.get(0))).map_err(open_err)?;
         if found > SCHEMA_VERSION {
             return Err(Error::DbTooNew { found, supported: SCHEMA_VERSION, path: path.to_path_buf() });
         }
@@ -597,4 +600,24 @@ fn describe_sqlite(e: &rusqlite::Error) -> String {
 /// message instead of failing file after file.
 pub fn is_disk_full(e: &Error) -> bool {
     matches!(e, Error::Db { source } if source.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull))
+}
+
+/// Runs `f` again while SQLite answers "database is locked", for as long as
+/// the busy timeout. Why: when two processes open the same *new* library at
+/// once, reading its header or switching it to WAL can fail with
+/// SQLITE_BUSY at once, without SQLite's busy handler waiting (the switch
+/// needs the file to itself); `tests/it/concurrency.rs` starts two imports
+/// together and saw exactly that.
+fn retry_while_busy<T>(mut f: impl FnMut() -> rusqlite::Result<T>) -> rusqlite::Result<T> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        match f() {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => return other,
+        }
+    }
 }
