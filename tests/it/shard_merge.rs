@@ -153,6 +153,22 @@ fn three_shards_merged_equal_one_import_and_bad_merges_are_refused() {
     assert_eq!(merged_store.tag_matrix(&version).unwrap().track_ids.len(), n_files - 1);
     drop(merged_store);
 
+    // The command line runs the same merge and prints it.
+    let cli_db = dir.path().join("cli.db");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tuneatlas"))
+        .arg("merge")
+        .args(&shard_dbs)
+        .arg("--into")
+        .arg(&cli_db)
+        .arg("--json")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let tracks: u64 = json["sources"].as_array().unwrap().iter().map(|l| l["tracks"].as_u64().unwrap()).sum();
+    assert_eq!(tracks as usize, n_files - 1, "{json}");
+    assert_eq!(contents(&cli_db), want);
+
     // Merging a shard again: its files are in the target already.
     let before = contents(&merged);
     let err = merge(&merged, &shard_dbs[..1]).unwrap_err();
