@@ -20,15 +20,10 @@ use tuneatlas::store::{Store, TagSource};
 use tuneatlas::train::synth_tags::{tags_csv, write_tagged_corpus};
 use tuneatlas::train::versions::delete_version;
 
+use crate::gui::scratch;
+
 /// The built-in model's version.
 const BUILTIN: &str = "dpnn-v2.0";
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join("tuneatlas-gui-tests").join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 /// `n` generated tracks over `albums` albums; embedded with the built-in
 /// model and tagged from the generator's CSV when `tagged`.

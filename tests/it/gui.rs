@@ -23,8 +23,26 @@ const SIZE: egui::Vec2 = egui::Vec2::new(1100.0, 700.0);
 
 /// A fixed folder per test: the status bar shows the library path, so it
 /// must not be a random temp name or snapshots would differ run to run.
+///
+/// Fixed names would collide between two test processes on one machine (two
+/// checkouts tested at once), so the first call takes an exclusive lock on
+/// the folders' root that the process holds until it exits: a second
+/// process waits there instead of deleting the first one's libraries.
 pub(crate) fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join("tuneatlas-gui-tests").join(name);
+    static ROOT_LOCK: std::sync::OnceLock<std::fs::File> = std::sync::OnceLock::new();
+    let root = std::env::temp_dir().join("tuneatlas-gui-tests");
+    std::fs::create_dir_all(&root).expect("scratch root");
+    ROOT_LOCK.get_or_init(|| {
+        let lock = std::fs::File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(root.join(".lock"))
+            .expect("lock file");
+        lock.lock().expect("lock on the GUI tests' folders");
+        lock
+    });
+    let dir = root.join(name);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("scratch dir");
     dir
@@ -390,7 +408,7 @@ fn without_a_graphics_adapter_the_app_explains_and_the_cli_still_works() {
     assert_eq!(store.track_vectors(&version).expect("vectors").len(), 3);
 }
 
-/// The two point renderers (instanced quads for GPUs, compute splatting for
+/// The two point renderers (instanced quads for GPUs, an id grid filled on the CPU for
 /// CPU adapters like this machine's lavapipe) must draw the same picture:
 /// the same discs, the same antialiased edges, later points on top.
 #[test]
