@@ -1,6 +1,6 @@
 // map_common.wgsl — what both point renderers (map_points.wgsl,
 // map_splat.wgsl) share: the view uniform, written once per frame (48
-// bytes), and the sRGB decoding. src/app/map_render.rs prepends this file
+// bytes), and the sRGB decoding. src/app/map_render/mod.rs prepends this file
 // to each shader (WGSL has no includes).
 
 struct View {
@@ -15,7 +15,7 @@ struct View {
     // must output linear colour); 0.0 when it stores what we write (egui's
     // usual non-sRGB swapchain, where colours are written gamma-encoded).
     srgb_target: f32,
-    // number of points in the buffer (splat only)
+    // number of points in the buffer (kept for the layout; unused by both shaders)
     n_points: u32,
     // size of the splat's id grid in pixels (the viewport, rounded)
     grid_w: u32,

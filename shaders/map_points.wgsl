@@ -1,4 +1,4 @@
-// map_points.wgsl — the library map's point renderer (src/app/map_render.rs).
+// map_points.wgsl — the library map's point renderer (src/app/map_render/mod.rs).
 //
 // One instanced quad per track: a 4-vertex triangle strip per instance, no vertex buffer for
 // the corners (they come from vertex_index), one instance buffer of points.
@@ -11,7 +11,7 @@
 //   location(0): vec2<f32>  map position in layout units ([-1, 1]² for a fresh layout)
 //   location(1): u32        colour, RGBA8 packed little-endian (r in the low byte), sRGB, straight alpha
 
-// struct View, its binding(0) and srgb_to_linear: map_common.wgsl, prepended by map_render.rs.
+// struct View, its binding(0) and srgb_to_linear: map_common.wgsl, prepended by map_render.
 
 struct VsOut {
     @builtin(position) position: vec4<f32>,

@@ -1,69 +1,34 @@
 // map_splat.wgsl — the library map's point renderer for CPU adapters
-// (src/app/map_render.rs, `RendererKind::Splat`).
+// (src/app/map_render/splat.rs, `RendererKind::Splat`).
 //
 // Why a second renderer: on a software rasteriser (Mesa's lavapipe) the
-// instanced quads of map_points.wgsl cost about 0.8 µs per point at the
-// map's usual sizes, small or smaller (vertex processing and triangle setup
-// run on one thread), so 100k points take 80–100 ms a frame. Here no triangles are drawn per point:
-//   1. `splat` (compute, one invocation per point) marks every pixel its
-//      disc covers with the point's index + 1, keeping the highest index
-//      (atomicMax), so later points lie on top as with the quads;
-//   2. `vs_full` + `fs_resolve` draw one triangle over the map's viewport;
-//      each pixel looks up its point and shades it with the same
-//      antialiased edge as map_points.wgsl (against whatever lies below).
+// instanced quads of map_points.wgsl cost about 1 µs per point (vertex
+// processing and triangle setup), so 100k points take ~100 ms a frame.
+// Here no triangles are drawn per point: the CPU marks every pixel with its
+// topmost point in an id grid (index + 1, 0 = empty; splat.rs says why the
+// CPU), and `vs_full` + `fs_resolve` draw one triangle over the map's
+// viewport; each pixel looks up its point and shades it with the same
+// antialiased edge as map_points.wgsl (against whatever lies below).
 //
 // Bindings (group 0):
 //   binding(0): uniform View (map_common.wgsl, shared with the quad renderer)
 //   binding(1): storage points, read: 3 words per point (x, y as f32 bits;
 //               colour as RGBA8 packed little-endian, sRGB, straight alpha)
-//   binding(2): storage ids, read_write atomics (the compute pass)
-//   binding(3): storage ids, read (the resolve pass)
+//   binding(3): storage ids, read: one word per pixel of the viewport, row-major
 
-// struct View, its binding(0) and srgb_to_linear: map_common.wgsl, prepended by map_render.rs.
+// struct View, its binding(0) and srgb_to_linear: map_common.wgsl, prepended by map_render.
 @group(0) @binding(1) var<storage, read> points: array<u32>;
-@group(0) @binding(2) var<storage, read_write> ids_rw: array<atomic<u32>>;
 @group(0) @binding(3) var<storage, read> ids: array<u32>;
-
-const WORKGROUP: u32 = 64u;
 
 fn grid_size() -> vec2<f32> {
     return vec2<f32>(f32(view.grid_w), f32(view.grid_h));
 }
 
-// Centre of point i in grid pixels (y down).
+// Centre of point i in grid pixels (y down); splat.rs's `center_px` is the same.
 fn center_px(i: u32) -> vec2<f32> {
     let pos = vec2<f32>(bitcast<f32>(points[3u * i]), bitcast<f32>(points[3u * i + 1u]));
     let clip = pos * view.scale + view.offset;
     return vec2<f32>((clip.x + 1.0) * 0.5, (1.0 - clip.y) * 0.5) * grid_size();
-}
-
-@compute @workgroup_size(64)
-fn splat(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-    let i = gid.x + gid.y * groups.x * WORKGROUP;
-    if i >= view.n_points {
-        return;
-    }
-    if (points[3u * i + 2u] >> 24u) == 0u {
-        // fully transparent: covers nothing
-        return;
-    }
-    let c = center_px(i);
-    // coverage reaches zero half a pixel outside the disc (see fs_resolve)
-    let reach = view.radius_px + 0.5;
-    // Row by row over the disc's own extent (not its bounding box): on a CPU
-    // adapter the per-pixel iterations are the cost.
-    let y0 = max(i32(ceil(c.y - reach - 0.5)), 0);
-    let y1 = min(i32(floor(c.y + reach - 0.5)), i32(view.grid_h) - 1);
-    for (var y = y0; y <= y1; y++) {
-        let dy = f32(y) + 0.5 - c.y;
-        let half = sqrt(max(reach * reach - dy * dy, 0.0));
-        let x0 = max(i32(ceil(c.x - half - 0.5)), 0);
-        let x1 = min(i32(floor(c.x + half - 0.5)), i32(view.grid_w) - 1);
-        let row = u32(y) * view.grid_w;
-        for (var x = x0; x <= x1; x++) {
-            atomicMax(&ids_rw[row + u32(x)], i + 1u);
-        }
-    }
 }
 
 struct FullOut {
