@@ -125,6 +125,10 @@ pub struct DistillArgs {
     /// Temperature on the student's cosines in the neighbourhood term.
     #[arg(long, default_value_t = 0.1)]
     pub neighbour_student_temperature: f32,
+    /// Past batches whose clips the neighbourhood term also ranks each clip against (more
+    /// candidates, among them album-mates a 32-track batch rarely holds); 0 = the batch only.
+    #[arg(long, default_value_t = 0)]
+    pub neighbour_queue_batches: usize,
     /// Weight of the soft-target BCE term.
     #[arg(long, default_value_t = 1.0)]
     pub bce_weight: f32,
@@ -279,6 +283,7 @@ fn distill(args: &DistillArgs) -> anyhow::Result<()> {
         neighbour_weight: args.neighbour_weight,
         neighbour_teacher_temperature: args.neighbour_teacher_temperature,
         neighbour_student_temperature: args.neighbour_student_temperature,
+        neighbour_queue_batches: args.neighbour_queue_batches,
         margin: args.margin,
         unit_sphere: args.unit_sphere,
         lsi_topics: args.lsi_topics,

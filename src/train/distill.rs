@@ -59,7 +59,8 @@ use super::features::{CLIP_VALUES, FeatureStore};
 use super::lsi::{Lsi, cosine_matrix, nonzero_rows};
 use super::metrics;
 use super::relational::{
-    NeighbourTemperatures, TeacherCosines, neighbourhood_term, relational_term, student_cosines,
+    NeighbourQueue, NeighbourTemperatures, TeacherCosines, neighbourhood_term, relational_term,
+    student_cosines_with_queue,
 };
 use super::trainer::{Objective, StepLoss};
 use super::triplets::{PairKeys, TripletRules, concept_masks, lsi_masks, mine_hardest, same_track_masks};
@@ -115,6 +116,11 @@ pub struct DistillConfig {
     /// Temperature on the student's cosines in (g).
     #[serde(default = "default_neighbour_student_temperature")]
     pub neighbour_student_temperature: f32,
+    /// Past batches whose clips (g) also ranks each clip against (their
+    /// student vectors as the model gave them then); 0 = the batch only
+    /// (src/train/relational.rs, `NeighbourQueue`).
+    #[serde(default)]
+    pub neighbour_queue_batches: usize,
     /// Triplet margin α on squared distances (per dimension for raw
     /// representations; on the unit sphere, where distances range 0–4).
     pub margin: f32,
@@ -145,6 +151,12 @@ impl DistillConfig {
     /// The objective in words, naming only the terms that have a weight, so a
     /// model card never claims a term an ablation switched off.
     pub fn objective_summary(&self) -> String {
+        let neighbourhood = match self.neighbour_queue_batches {
+            0 => "neighbourhood distillation of the teachers' nearest clips".to_owned(),
+            q => format!(
+                "neighbourhood distillation of the teachers' nearest clips (batch and {q} past batches)"
+            ),
+        };
         let terms = [
             (self.bce_weight, "soft-target BCE"),
             (self.lsi_weight, "LSI triplets"),
@@ -152,7 +164,7 @@ impl DistillConfig {
             (self.relational_weight, "relational distillation of the teachers' penultimate cosines"),
             (self.album_weight, "album-concept triplets"),
             (self.artist_weight, "artist-concept triplets"),
-            (self.neighbour_weight, "neighbourhood distillation of the teachers' nearest clips"),
+            (self.neighbour_weight, neighbourhood.as_str()),
         ];
         let named: Vec<String> =
             terms.iter().filter(|(w, _)| *w > 0.0).map(|(w, name)| format!("{name} (weight {w})")).collect();
@@ -180,6 +192,7 @@ impl Default for DistillConfig {
             neighbour_weight: 0.0,
             neighbour_teacher_temperature: default_neighbour_teacher_temperature(),
             neighbour_student_temperature: default_neighbour_student_temperature(),
+            neighbour_queue_batches: 0,
             margin: 0.5,
             unit_sphere: false,
             lsi_tag_threshold: 0.2,
@@ -387,13 +400,17 @@ pub struct Distill<'a> {
     seed: u64,
     device: burn::tensor::Device,
     eval_device: burn::tensor::Device,
+    /// Candidates of (g) from past batches (empty unless
+    /// `neighbour_queue_batches` > 0).
+    queue: NeighbourQueue,
 }
 
 impl<'a> Distill<'a> {
     /// The objective over `data` with settings `cfg`; `device` is the plain
     /// (non-autodiff) device the model lives on.
     pub fn new(data: &'a DistillData, cfg: DistillConfig, seed: u64, device: &burn::tensor::Device) -> Self {
-        Distill { data, cfg, seed, device: device.clone().autodiff(), eval_device: device.clone() }
+        let queue = NeighbourQueue::new(cfg.neighbour_queue_batches);
+        Distill { data, cfg, seed, device: device.clone().autodiff(), eval_device: device.clone(), queue }
     }
 
     /// The batch of `step`: clip indices, and for each whether it was mixed
@@ -685,10 +702,13 @@ impl Objective for Distill<'_> {
         // cosines against the teachers' (src/train/relational.rs).
         let geometry = self.cfg.relational_weight > 0.0 || self.cfg.neighbour_weight > 0.0;
         if geometry && data.teacher_dim > 0 {
-            let teacher = TeacherCosines::of_batch(&data.teacher_unit, data.teacher_dim, &clips, &mixed);
-            let student = student_cosines(embedding_for_rel);
+            let td = data.teacher_dim;
+            let batch_teacher = TeacherCosines::of_batch(&data.teacher_unit, td, &clips, &mixed);
+            // (g)'s candidates: the batch, then the queued clips of past batches.
+            let wide = student_cosines_with_queue(embedding_for_rel.clone(), &self.queue, &self.device);
             if self.cfg.relational_weight > 0.0
-                && let Some(rel) = relational_term(student.clone(), &teacher, &self.device)
+                && let Some(rel) =
+                    relational_term(wide.clone().slice([0..b, 0..b]), &batch_teacher, &self.device)
             {
                 add("relational", rel, self.cfg.relational_weight, &mut total, &mut parts);
             }
@@ -696,10 +716,20 @@ impl Objective for Distill<'_> {
                 teacher: self.cfg.neighbour_teacher_temperature,
                 student: self.cfg.neighbour_student_temperature,
             };
-            if self.cfg.neighbour_weight > 0.0
-                && let Some(nb) = neighbourhood_term(student, &teacher, temperatures, &self.device)
-            {
-                add("neighbourhood", nb, self.cfg.neighbour_weight, &mut total, &mut parts);
+            if self.cfg.neighbour_weight > 0.0 {
+                let teacher = if self.queue.is_empty() {
+                    batch_teacher
+                } else {
+                    TeacherCosines::with_queue(&data.teacher_unit, td, &clips, &mixed, &self.queue.clips())
+                };
+                parts.push(("neighbour_candidates".into(), teacher.cols as f32));
+                if let Some(nb) = neighbourhood_term(wide, &teacher, temperatures, &self.device) {
+                    add("neighbourhood", nb, self.cfg.neighbour_weight, &mut total, &mut parts);
+                }
+                if self.cfg.neighbour_queue_batches > 0 {
+                    let vectors: Vec<f32> = embedding_for_rel.into_data().iter::<f32>().collect();
+                    self.queue.push(&clips, &vectors, &mixed);
+                }
             }
         }
 

@@ -93,7 +93,9 @@ pub struct StepLoss {
 /// but not their data or loss terms.
 pub trait Objective {
     /// The loss of step `step`. Must be a pure function of the model, the
-    /// step and the run's seed, so a resumed run repeats it.
+    /// step and the run's seed, so a resumed run repeats it — except for
+    /// state an objective documents as refilled after a resume (the
+    /// distillation's neighbour queue, src/train/relational.rs).
     fn loss(&mut self, model: &Dpnn, step: usize) -> Result<StepLoss>;
 
     /// Validation metrics of `model` (in validation mode: no autodiff, no

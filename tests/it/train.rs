@@ -247,6 +247,56 @@ fn album_grouped_batches_give_the_album_concept_triplets_at_every_step() {
 }
 
 #[test]
+fn the_neighbourhood_term_ranks_each_clip_against_the_queued_past_batches_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = tiny_corpus(dir.path(), 4);
+    let cancel = CancelToken::new();
+    let (store, failures) = load_or_compute(&corpus, &dir.path().join("cache"), 2, &cancel, &|_| {}).unwrap();
+    assert!(failures.is_empty(), "{failures:?}");
+    let split = split_by_source(&corpus.tracks, 0.25, 10, 1);
+    let vocab = teacher_vocabulary();
+    let columns =
+        teacher_columns(&vocab, &teacher_sources(), &corpus.targets.as_ref().unwrap().tag_names).unwrap();
+    let cfg = DistillConfig {
+        tracks_per_batch: 3,
+        lsi_topics: 3,
+        neighbour_weight: 1.0,
+        neighbour_queue_batches: 2,
+        // No mixing: every clip of a batch is queued, and the counts below are exact.
+        augment: AugmentConfig { mix_prob: 0.0, ..AugmentConfig::default() },
+        ..DistillConfig::default()
+    };
+    assert!(cfg.objective_summary().contains("(batch and 2 past batches)"), "{}", cfg.objective_summary());
+    let data = DistillData::new(corpus, store, &split.train, &split.valid, &columns, &cfg).unwrap();
+    let device = ComputeDevice::cpu();
+    let config = DpnnConfig::default();
+    let card = init_card(&config, &vocab, 5);
+    let mut objective = Distill::new(&data, cfg, 11, &device.device);
+    let model = init_model(&config, &vocab, 5, &device).unwrap();
+    let mut candidates = Vec::new();
+    run(
+        model,
+        &card,
+        &mut objective,
+        &loop_config(4),
+        &dir.path().join("run"),
+        false,
+        &device,
+        &cancel,
+        &mut |e| {
+            if let TrainEvent::Step { parts, .. } = e {
+                let get = |name: &str| parts.iter().find(|(k, _)| k == name).map(|(_, v)| *v);
+                assert!(get("neighbourhood").is_some_and(f32::is_finite), "{parts:?}");
+                candidates.push(get("neighbour_candidates").unwrap_or(f32::NAN));
+            }
+        },
+    )
+    .unwrap();
+    // 3 tracks × 2 clips per batch; the queue holds at most the last 2 batches.
+    assert_eq!(candidates, vec![6.0, 12.0, 18.0, 18.0]);
+}
+
+#[test]
 fn distillation_learns_checkpoints_and_resumes_to_the_same_weights() {
     let dir = tempfile::tempdir().unwrap();
     let corpus = tiny_corpus(dir.path(), 4);
