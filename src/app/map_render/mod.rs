@@ -50,9 +50,10 @@ const POINT_STRIDE_BYTES: u64 = 12;
 pub(super) const VIEW_BYTES_WRITTEN: u64 = 48;
 
 /// On a CPU adapter, maps of at least this many points are splatted: on
-/// lavapipe (2 cores, 1280 × 800) quads take 1.4 / 8.4 / 102 ms per frame at
-/// 1k / 10k / 100k points, the splat 8.6 / 10.9 / 29 ms.
-pub const SPLAT_MIN_POINTS: u32 = 20_000;
+/// lavapipe (2 cores, 1280 × 800, panning) quads take 1.9 / 4.8 / 13.4 ms per
+/// frame at 1k / 3k / 10k points, the splat 8.1 / 12.3 / 9.4–13.5 ms, and a
+/// still view's splat frame ~8 ms whatever the size.
+pub const SPLAT_MIN_POINTS: u32 = 10_000;
 
 /// How the points are drawn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -19,8 +19,11 @@ pub struct MapDrawFigures {
     pub n_points: usize,
     /// Frame size in pixels.
     pub size_px: [u32; 2],
-    /// Milliseconds per frame (uniform write + draw + wait for the GPU), sorted.
+    /// Milliseconds per frame while the view pans (uniform write + draw +
+    /// wait for the GPU), sorted.
     pub frame_ms: Vec<f64>,
+    /// Milliseconds per frame of a still view (what hovering costs), sorted.
+    pub still_frame_ms: Vec<f64>,
     /// Milliseconds of the first frame, which also uploads the points.
     pub first_frame_ms: f64,
 }
@@ -196,10 +199,11 @@ pub fn synthetic_cloud(n_points: usize) -> PointCloud {
 }
 
 /// Draws `n_points` synthetic points of `radius_px` `frames` times, panned
-/// a little each time, into an offscreen `size_px` target with the map's
-/// renderer (`kind`, or the one the window would pick), waiting for the GPU
-/// after each frame, so the figure is the draw's own cost (what a 60 fps map
-/// needs under 16 ms) without egui or a window around it.
+/// a little each time, then `frames` times more with a still view, into an
+/// offscreen `size_px` target with the map's renderer (`kind`, or the one
+/// the window would pick), waiting for the GPU after each frame, so the
+/// figures are the draw's own cost (what a 60 fps map needs under 16 ms)
+/// without egui or a window around it.
 pub fn bench_map_draw(
     n_points: usize,
     frames: usize,
@@ -223,12 +227,21 @@ pub fn bench_map_draw(
         frame_ms.push(t.elapsed().as_secs_f64() * 1e3);
     }
     frame_ms.sort_by(f64::total_cmp);
+    let still = ViewTransform { offset: [1e-4 * (frames + 1) as f32, 0.0], ..view };
+    let mut still_frame_ms = Vec::with_capacity(frames);
+    for _ in 0..frames {
+        let t = std::time::Instant::now();
+        target.draw(&cloud, still)?;
+        still_frame_ms.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    still_frame_ms.sort_by(f64::total_cmp);
     Ok(MapDrawFigures {
         adapter: target.adapter().to_owned(),
         kind: target.kind(),
         n_points,
         size_px,
         frame_ms,
+        still_frame_ms,
         first_frame_ms,
     })
 }
