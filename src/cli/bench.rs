@@ -8,7 +8,7 @@ use std::time::Instant;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use tuneatlas::jobs::{CancelToken, worker_count};
-use tuneatlas::library::{ImportOptions, import_folder_with};
+use tuneatlas::library::{ImportEvent, ImportOptions, import_folder_with};
 use tuneatlas::model::backend::DeviceChoice;
 use tuneatlas::model::infer::Embedder;
 use tuneatlas::store::Store;
@@ -71,6 +71,11 @@ pub struct ImportBenchArgs {
     /// Where the model runs in the import with the model.
     #[arg(long, default_value = "auto", value_name = "auto|gpu|cpu")]
     pub device: DeviceChoice,
+    /// The archive case instead: this many distinct 1-second WAV files (generated here, without
+    /// ffmpeg, in ~/.cache/tuneatlas/bench-short-v1 unless --corpus names a folder), with the
+    /// resident memory sampled ten times along the import, to show it stays flat.
+    #[arg(long, value_name = "N", conflicts_with = "files")]
+    pub short_files: Option<usize>,
 }
 
 /// Runs the chosen benchmark.
@@ -166,10 +171,66 @@ fn generate_corpus(dir: &Path, n_files: usize) -> anyhow::Result<()> {
 
 /// Peak resident memory of this process in MiB (Linux), for the memory figure.
 pub fn peak_rss_mib() -> Option<f64> {
+    status_mib("VmHWM:")
+}
+
+/// Resident memory of this process now, in MiB (Linux).
+fn rss_mib() -> Option<f64> {
+    status_mib("VmRSS:")
+}
+
+/// A `/proc/self/status` figure given in kB, in MiB.
+fn status_mib(key: &str) -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let line = status.lines().find(|l| l.starts_with(key))?;
     let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib / 1024.0)
+}
+
+/// Makes `n_files` distinct 1-second mono WAV files (8 kHz, 16 bit: 16 KB
+/// each), 1,000 per folder: the shape of a large archive of short items
+/// (samples, jingles, field recordings), where per-file bookkeeping and not
+/// decoding decides memory and speed. Each file has its own tone and noise,
+/// so every one is a separate track to the importer.
+fn generate_short_files(dir: &Path, n_files: usize) -> anyhow::Result<()> {
+    const RATE_HZ: u32 = 8_000;
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: RATE_HZ,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut made = 0usize;
+    for j in 0..n_files {
+        let path = dir.join(format!("{:03}", j / 1000)).join(format!("short {j:06}.wav"));
+        if path.exists() {
+            continue;
+        }
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+        }
+        let freq_hz = 80.0 + (j % 1_999) as f64 * 1.7;
+        let mut noise = (j as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        let tmp = path.with_extension("wav.part");
+        let mut writer = hound::WavWriter::create(&tmp, spec)
+            .with_context(|| format!("cannot write {}", tmp.display()))?;
+        for i in 0..RATE_HZ {
+            noise ^= noise << 13;
+            noise ^= noise >> 7;
+            noise ^= noise << 17;
+            let t = f64::from(i) / f64::from(RATE_HZ);
+            let tone = (std::f64::consts::TAU * freq_hz * t).sin() * 8_000.0;
+            let hiss = ((noise >> 52) as f64 - 2_048.0) * 0.5;
+            writer.write_sample((tone + hiss) as i16)?;
+        }
+        writer.finalize()?;
+        std::fs::rename(&tmp, &path)?;
+        made += 1;
+        if made.is_multiple_of(10_000) {
+            eprintln!("generated {made} short files");
+        }
+    }
+    Ok(())
 }
 
 /// Figures of one timed import.
@@ -179,6 +240,8 @@ struct ImportRun {
     n_clips: u32,
     audio_h: f64,
     elapsed_s: f64,
+    /// (files settled, resident MiB) sampled along the import.
+    rss_samples: Vec<(usize, f64)>,
 }
 
 impl ImportRun {
@@ -187,15 +250,30 @@ impl ImportRun {
     }
 }
 
+/// Imports `corpus` into a fresh library; with `rss_every`, samples the
+/// resident memory each time that many more files are settled.
 fn timed_import(
     corpus: &Path,
     options: &ImportOptions,
     embedder: Option<&mut Embedder>,
+    rss_every: Option<usize>,
 ) -> anyhow::Result<ImportRun> {
     let db_dir = tempfile_dir()?;
     let mut store = Store::open(&db_dir.join("bench.db"))?;
+    let mut settled = 0usize;
+    let mut rss_samples = Vec::new();
+    let on_event = |e: &ImportEvent| {
+        if let (ImportEvent::Done { .. }, Some(every)) = (e, rss_every) {
+            settled += 1;
+            if settled.is_multiple_of(every.max(1))
+                && let Some(mib) = rss_mib()
+            {
+                rss_samples.push((settled, mib));
+            }
+        }
+    };
     let started = Instant::now();
-    let summary = import_folder_with(&mut store, corpus, options, embedder, &CancelToken::new(), |_| {})?;
+    let summary = import_folder_with(&mut store, corpus, options, embedder, &CancelToken::new(), on_event)?;
     let elapsed_s = started.elapsed().as_secs_f64();
     let rows = store.tracks(false)?;
     for (path, reason) in summary.failures.iter().take(5) {
@@ -209,10 +287,14 @@ fn timed_import(
         n_clips: rows.iter().map(|r| r.n_clips).sum(),
         audio_h: rows.iter().map(|r| r.duration_s).sum::<f64>() / 3600.0,
         elapsed_s,
+        rss_samples,
     })
 }
 
 fn bench_import(args: &ImportBenchArgs) -> anyhow::Result<()> {
+    if let Some(n) = args.short_files {
+        return bench_import_short(args, n);
+    }
     let corpus = match &args.corpus {
         Some(p) => p.clone(),
         None => directories::BaseDirs::new()
@@ -226,7 +308,7 @@ fn bench_import(args: &ImportBenchArgs) -> anyhow::Result<()> {
         options.n_workers = n.max(1);
     }
     let rss_before = peak_rss_mib();
-    let seek = timed_import(&corpus, &options, None)?;
+    let seek = timed_import(&corpus, &options, None, None)?;
     let rss_after = peak_rss_mib();
     println!("bench import: corpus {}", corpus.display());
     println!(
@@ -249,7 +331,7 @@ fn bench_import(args: &ImportBenchArgs) -> anyhow::Result<()> {
     }
     if args.compare_decode_through {
         let through =
-            timed_import(&corpus, &ImportOptions { decode_through: true, ..options.clone() }, None)?;
+            timed_import(&corpus, &ImportOptions { decode_through: true, ..options.clone() }, None, None)?;
         println!(
             "  throughput (decode whole files):   {:.0} tracks/min -> seeking is {:.2}x faster",
             through.tracks_per_min(),
@@ -259,7 +341,7 @@ fn bench_import(args: &ImportBenchArgs) -> anyhow::Result<()> {
     if !args.no_model {
         let mut embedder = Embedder::open(None, args.device)?;
         let device = embedder.device_description().to_string();
-        let with_model = timed_import(&corpus, &options, Some(&mut embedder))?;
+        let with_model = timed_import(&corpus, &options, Some(&mut embedder), None)?;
         println!(
             "  with the DPNN ({}, {device}): {:.0} tracks/min, {:.0} clips/s end to end (decode + log-mel + \
              model + SQLite) -> the model costs {:.0} % of the import time",
@@ -270,6 +352,63 @@ fn bench_import(args: &ImportBenchArgs) -> anyhow::Result<()> {
         );
         if let Some(after) = peak_rss_mib() {
             println!("  peak memory after both imports (RSS high-water mark): {after:.0} MiB");
+        }
+    }
+    Ok(())
+}
+
+/// `bench import --short-files N`: the archive case. Peak memory must not
+/// grow with the number of files, so the resident memory is sampled ten
+/// times along each import and printed with the peak.
+fn bench_import_short(args: &ImportBenchArgs, n_files: usize) -> anyhow::Result<()> {
+    let corpus = match &args.corpus {
+        Some(p) => p.clone(),
+        None => directories::BaseDirs::new()
+            .context("no home folder; pass --corpus")?
+            .cache_dir()
+            .join("tuneatlas/bench-short-v1"),
+    };
+    let generated = Instant::now();
+    generate_short_files(&corpus, n_files)?;
+    println!("bench import (short files): {n_files} one-second WAV files in {}", corpus.display());
+    println!("  (generated or found in {:.0} s)", generated.elapsed().as_secs_f64());
+    let mut options = ImportOptions::default();
+    if let Some(n) = args.jobs {
+        options.n_workers = n.max(1);
+    }
+    println!(
+        "  machine: {} cores (workers: {}), {} build",
+        worker_count(),
+        options.n_workers,
+        build_profile()
+    );
+    let every = Some((n_files / 10).max(1));
+    let report = |label: &str, run: &ImportRun| {
+        println!(
+            "  {label}: {} tracks, {} failed, in {:.1} s = {:.0} tracks/min",
+            run.tracks,
+            run.failed,
+            run.elapsed_s,
+            run.tracks_per_min()
+        );
+        let samples: Vec<String> = run.rss_samples.iter().map(|(n, mib)| format!("{n}: {mib:.0}")).collect();
+        println!("    resident MiB after N files: {}", samples.join(", "));
+    };
+    let without = timed_import(&corpus, &options, None, every)?;
+    report("without the model", &without);
+    if let Some(peak) = peak_rss_mib() {
+        println!("    peak memory so far (RSS high-water mark): {peak:.0} MiB");
+    }
+    if !args.no_model {
+        let mut embedder = Embedder::open(None, args.device)?;
+        let label =
+            format!("with the DPNN ({}, {})", embedder.model_version(), embedder.device_description());
+        let with_model = timed_import(&corpus, &options, Some(&mut embedder), every)?;
+        report(&label, &with_model);
+        if let Some(peak) = peak_rss_mib() {
+            println!(
+                "    peak memory of both imports (RSS high-water mark): {peak:.0} MiB (goal ≤ 400 MiB at 100k)"
+            );
         }
     }
     Ok(())
