@@ -189,17 +189,32 @@ fn weights_of(model: &Dpnn) -> Vec<f32> {
     v
 }
 
-#[test]
-fn album_grouped_batches_give_the_album_concept_triplets_at_every_step() {
-    let dir = tempfile::tempdir().unwrap();
-    let corpus = tiny_corpus(dir.path(), 4);
+/// Held by the tests that run the training loop in this process: burn's
+/// generator (dropout, seeded per step) is the device's, shared by every
+/// thread, so two runs at once would draw from each other's sequence and a
+/// resumed run could not repeat an uninterrupted one.
+fn training_in_process() -> std::sync::MutexGuard<'static, ()> {
+    static TRAINING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    TRAINING.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// The distillation data of the tiny corpus (4 tracks per album) in `dir`,
+/// one album held out, prepared for `cfg`.
+fn tiny_distill_data(dir: &Path, cfg: &DistillConfig) -> DistillData {
+    let corpus = tiny_corpus(dir, 4);
     let cancel = CancelToken::new();
-    let (store, failures) = load_or_compute(&corpus, &dir.path().join("cache"), 2, &cancel, &|_| {}).unwrap();
+    let (store, failures) = load_or_compute(&corpus, &dir.join("cache"), 2, &cancel, &|_| {}).unwrap();
     assert!(failures.is_empty(), "{failures:?}");
     let split = split_by_source(&corpus.tracks, 0.25, 10, 1);
-    let vocab = teacher_vocabulary();
-    let columns =
-        teacher_columns(&vocab, &teacher_sources(), &corpus.targets.as_ref().unwrap().tag_names).unwrap();
+    let tag_names = &corpus.targets.as_ref().unwrap().tag_names;
+    let columns = teacher_columns(&teacher_vocabulary(), &teacher_sources(), tag_names).unwrap();
+    DistillData::new(corpus, store, &split.train, &split.valid, &columns, cfg).unwrap()
+}
+
+#[test]
+fn album_grouped_batches_give_the_album_concept_triplets_at_every_step() {
+    let _training = training_in_process();
+    let dir = tempfile::tempdir().unwrap();
     let cfg = DistillConfig {
         tracks_per_batch: 4,
         albums_per_batch: 2,
@@ -211,7 +226,9 @@ fn album_grouped_batches_give_the_album_concept_triplets_at_every_step() {
         ..DistillConfig::default()
     };
     assert!(cfg.objective_summary().contains("album-concept triplets (weight 1)"));
-    let data = DistillData::new(corpus, store, &split.train, &split.valid, &columns, &cfg).unwrap();
+    let data = tiny_distill_data(dir.path(), &cfg);
+    let vocab = teacher_vocabulary();
+    let cancel = CancelToken::new();
     let device = ComputeDevice::cpu();
     let config = DpnnConfig::default();
     let card = init_card(&config, &vocab, 5);
@@ -248,15 +265,8 @@ fn album_grouped_batches_give_the_album_concept_triplets_at_every_step() {
 
 #[test]
 fn the_neighbourhood_term_ranks_each_clip_against_the_queued_past_batches_too() {
+    let _training = training_in_process();
     let dir = tempfile::tempdir().unwrap();
-    let corpus = tiny_corpus(dir.path(), 4);
-    let cancel = CancelToken::new();
-    let (store, failures) = load_or_compute(&corpus, &dir.path().join("cache"), 2, &cancel, &|_| {}).unwrap();
-    assert!(failures.is_empty(), "{failures:?}");
-    let split = split_by_source(&corpus.tracks, 0.25, 10, 1);
-    let vocab = teacher_vocabulary();
-    let columns =
-        teacher_columns(&vocab, &teacher_sources(), &corpus.targets.as_ref().unwrap().tag_names).unwrap();
     let cfg = DistillConfig {
         tracks_per_batch: 3,
         lsi_topics: 3,
@@ -267,7 +277,9 @@ fn the_neighbourhood_term_ranks_each_clip_against_the_queued_past_batches_too() 
         ..DistillConfig::default()
     };
     assert!(cfg.objective_summary().contains("(batch and 2 past batches)"), "{}", cfg.objective_summary());
-    let data = DistillData::new(corpus, store, &split.train, &split.valid, &columns, &cfg).unwrap();
+    let data = tiny_distill_data(dir.path(), &cfg);
+    let vocab = teacher_vocabulary();
+    let cancel = CancelToken::new();
     let device = ComputeDevice::cpu();
     let config = DpnnConfig::default();
     let card = init_card(&config, &vocab, 5);
@@ -298,6 +310,7 @@ fn the_neighbourhood_term_ranks_each_clip_against_the_queued_past_batches_too() 
 
 #[test]
 fn distillation_learns_checkpoints_and_resumes_to_the_same_weights() {
+    let _training = training_in_process();
     let dir = tempfile::tempdir().unwrap();
     let corpus = tiny_corpus(dir.path(), 4);
     let cancel = CancelToken::new();
