@@ -11,7 +11,27 @@
 //   location(0): vec2<f32>  map position in layout units ([-1, 1]² for a fresh layout)
 //   location(1): u32        colour, RGBA8 packed little-endian (r in the low byte), sRGB, straight alpha
 
-// struct View, its binding(0) and srgb_to_linear: map_common.wgsl, prepended by map_render.
+struct View {
+    // layout → clip space: clip = pos * scale + offset
+    scale: vec2<f32>,
+    offset: vec2<f32>,
+    // size of the viewport (the map rect) in physical pixels
+    viewport_px: vec2<f32>,
+    // point radius in physical pixels
+    radius_px: f32,
+    // 1.0 when the render target is an sRGB format (the GPU encodes, so we
+    // must output linear colour); 0.0 when it stores what we write (egui's
+    // usual non-sRGB swapchain, where colours are written gamma-encoded).
+    srgb_target: f32,
+};
+
+@group(0) @binding(0) var<uniform> view: View;
+
+fn srgb_to_linear(c: vec3<f32>) -> vec3<f32> {
+    let low = c / 12.92;
+    let high = pow((c + 0.055) / 1.055, vec3<f32>(2.4));
+    return select(high, low, c <= vec3<f32>(0.04045));
+}
 
 struct VsOut {
     @builtin(position) position: vec4<f32>,

@@ -408,7 +408,7 @@ fn without_a_graphics_adapter_the_app_explains_and_the_cli_still_works() {
     assert_eq!(store.track_vectors(&version).expect("vectors").len(), 3);
 }
 
-/// The two point renderers (instanced quads for GPUs, an id grid filled on the CPU for
+/// The two point renderers (instanced quads for GPUs, discs drawn on the CPU for
 /// CPU adapters like this machine's lavapipe) must draw the same picture:
 /// the same discs, the same antialiased edges, later points on top.
 #[test]
@@ -443,12 +443,15 @@ fn the_splat_and_quad_map_renderers_draw_the_same_points() {
     let lit = |img: &[u8]| img.chunks(4).filter(|p| p[..3].iter().any(|&c| c > 0)).count();
     // Each 3-px disc covers about π·3² ≈ 28 pixels (plus its rim).
     assert!(lit(&quads) > n * 25, "quads lit only {} pixels", lit(&quads));
-    let differing = quads
-        .chunks(4)
-        .zip(splat.chunks(4))
-        .filter(|(a, b)| a.iter().zip(b.iter()).any(|(x, y)| x.abs_diff(*y) > 2))
-        .count();
-    assert!(differing * 100 <= lit(&quads), "{differing} of {} lit pixels differ", lit(&quads));
+    // The splat snaps centres to 1/16 px (map_render/splat.rs), which moves
+    // an antialiased edge pixel's coverage by at most 0.045: 12 of 255.
+    let diff = |(a, b): (&[u8], &[u8])| a.iter().zip(b).map(|(x, y)| x.abs_diff(*y)).max().unwrap_or(0);
+    let worst = quads.chunks(4).zip(splat.chunks(4)).map(diff).max().unwrap_or(0);
+    assert!(worst <= 12, "a pixel differs by {worst}");
+    // The same pixels are lit (up to the faintest rim pixels the snap turns on or off).
+    let on = |p: &[u8]| p[..3].iter().any(|&c| c > 0);
+    let mismatched = quads.chunks(4).zip(splat.chunks(4)).filter(|(a, b)| on(a) != on(b)).count();
+    assert!(mismatched * 100 <= lit(&quads), "{mismatched} of {} lit pixels lit in one only", lit(&quads));
     // The overlap: the blue point's centre pixel is blue in both. Layout
     // coordinates: the view flips y (clip y = -layout y), and screen rows
     // grow downwards from clip y = 1, so row = (1 + layout y) / 2 · height.

@@ -1,13 +1,13 @@
 //! The map's point renderer, inside egui's own render pass through an egui
 //! paint callback. Two ways to draw ([`RendererKind`]): every track as one
-//! instanced quad (`shaders/map_points.wgsl`), or a **splat**: each pixel of
-//! the map marked with its topmost point in an id grid, which one
-//! full-viewport triangle shades (`shaders/map_splat.wgsl`). A GPU always
+//! instanced quad (`shaders/map_points.wgsl`), or a **splat**: the CPU draws
+//! the discs into an image of the map's viewport, which one full-viewport
+//! triangle copies onto the screen (`shaders/map_splat.wgsl`). A GPU always
 //! draws quads. A CPU adapter (lavapipe), where per-triangle work dominates
 //! large maps, draws quads below [`SPLAT_MIN_POINTS`] points and splats
-//! above; its id grid is filled on the CPU (`splat.rs` says why), so a frame
-//! is one grid upload and one triangle (measured with
-//! `tuneatlas bench map --renderer quads|splat`).
+//! above (`splat.rs` says why the CPU), so a frame is one texture upload
+//! and one triangle (measured with `tuneatlas bench map --renderer
+//! quads|splat`).
 //!
 //! egui's painter could draw circles too, but it tessellates each one on the
 //! CPU every frame (~100 vertices a circle): at 100k tracks that is ten
@@ -22,47 +22,38 @@ use std::sync::Arc;
 use eframe::egui_wgpu::{self, wgpu};
 
 mod offscreen;
+mod raster;
 mod splat;
 
 pub use offscreen::{MapDrawFigures, OffscreenMap, bench_map_draw, synthetic_cloud};
 use splat::{SplatBuffers, SplatPipeline};
 
-/// The WGSL source of the quad renderer, compiled into the binary: what
-/// both renderers share (the `View` uniform, sRGB decoding; WGSL has no
-/// includes), then the renderer.
-const SHADER: &str = concat!(
-    include_str!("../../../shaders/map_common.wgsl"),
-    include_str!("../../../shaders/map_points.wgsl")
-);
+/// The WGSL source of the quad renderer, compiled into the binary.
+const SHADER: &str = include_str!("../../../shaders/map_points.wgsl");
 
-/// The WGSL source of the splat renderer, with the same shared part.
-pub(super) const SPLAT_SHADER: &str = concat!(
-    include_str!("../../../shaders/map_common.wgsl"),
-    include_str!("../../../shaders/map_splat.wgsl")
-);
+/// The WGSL source of the splat renderer's copying triangle.
+pub(super) const SPLAT_SHADER: &str = include_str!("../../../shaders/map_splat.wgsl");
 
 /// Bytes per point in the instance buffer: `vec2<f32>` position + packed RGBA8.
 const POINT_STRIDE_BYTES: u64 = 12;
 
-/// Bytes of the `View` uniform (`shaders/map_common.wgsl`): the transform,
-/// viewport, radius and target flag, plus the splat's point count and grid
-/// size (padded to 16 bytes).
-pub(super) const VIEW_BYTES_WRITTEN: u64 = 48;
+/// Bytes of the `View` uniform (`shaders/map_points.wgsl`): the transform,
+/// viewport, radius and target flag.
+const VIEW_BYTES_WRITTEN: u64 = 32;
 
 /// On a CPU adapter, maps of at least this many points are splatted: on
-/// lavapipe (2 cores, 1280 × 800, panning) quads take 1.9 / 4.8 / 13.4 ms per
-/// frame at 1k / 3k / 10k points, the splat 8.1 / 12.3 / 9.4–13.5 ms, and a
-/// still view's splat frame ~8 ms whatever the size.
-pub const SPLAT_MIN_POINTS: u32 = 10_000;
+/// lavapipe (2 cores, 1280 × 800, panning) quads take 1.2 / 2.3 / 8.6 ms per
+/// frame at 1k / 3k / 10k points, the splat 3.1 / 3.6 / 4.7 ms (the lines
+/// cross near 5k), and a still view's splat frame ~2.2 ms whatever the size.
+pub const SPLAT_MIN_POINTS: u32 = 5_000;
 
 /// How the points are drawn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RendererKind {
     /// One instanced, antialiased quad per point: the fast way on a GPU.
     Quads,
-    /// Each pixel marked with its topmost point in an id grid (filled on
-    /// the CPU), one triangle shades them: on a CPU rasteriser it avoids the
-    /// per-triangle cost.
+    /// The discs drawn on the CPU into an image that one triangle copies:
+    /// on a CPU rasteriser it avoids the per-triangle cost.
     Splat,
     /// Quads below [`SPLAT_MIN_POINTS`] points, splat from there on (per
     /// map): what a CPU adapter gets.
@@ -146,8 +137,8 @@ struct MapBuffers {
     uniform: wgpu::Buffer,
     /// The quad renderer's bind group (the uniform).
     quad_bind_group: Option<wgpu::BindGroup>,
-    /// The splat renderer's id grid and bind groups, for the current points
-    /// and viewport size.
+    /// The splat renderer's image and bind group, for the current viewport
+    /// size.
     splat: Option<SplatBuffers>,
 }
 
@@ -185,24 +176,6 @@ pub(super) fn blended_target(format: wgpu::TextureFormat) -> wgpu::ColorTargetSt
     }
 }
 
-/// A bind group layout entry for binding `binding`.
-pub(super) fn layout_entry(
-    binding: u32,
-    visibility: wgpu::ShaderStages,
-    ty: wgpu::BufferBindingType,
-) -> wgpu::BindGroupLayoutEntry {
-    let min_binding_size = match ty {
-        wgpu::BufferBindingType::Uniform => NonZeroU64::new(VIEW_BYTES_WRITTEN),
-        _ => None,
-    };
-    wgpu::BindGroupLayoutEntry {
-        binding,
-        visibility,
-        ty: wgpu::BindingType::Buffer { ty, has_dynamic_offset: false, min_binding_size },
-        count: None,
-    }
-}
-
 impl QuadPipeline {
     fn new(device: &wgpu::Device, target_format: wgpu::TextureFormat) -> QuadPipeline {
         let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
@@ -211,11 +184,16 @@ impl QuadPipeline {
         });
         let bind_group_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
             label: Some("tuneatlas map view"),
-            entries: &[layout_entry(
-                0,
-                wgpu::ShaderStages::VERTEX | wgpu::ShaderStages::FRAGMENT,
-                wgpu::BufferBindingType::Uniform,
-            )],
+            entries: &[wgpu::BindGroupLayoutEntry {
+                binding: 0,
+                visibility: wgpu::ShaderStages::VERTEX | wgpu::ShaderStages::FRAGMENT,
+                ty: wgpu::BindingType::Buffer {
+                    ty: wgpu::BufferBindingType::Uniform,
+                    has_dynamic_offset: false,
+                    min_binding_size: NonZeroU64::new(VIEW_BYTES_WRITTEN),
+                },
+                count: None,
+            }],
         });
         let layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
             label: Some("tuneatlas map points"),
@@ -286,8 +264,9 @@ impl MapRenderer {
     }
 
     /// Uploads `cb`'s points if they are new and writes its view uniform;
-    /// the splat renderer also fills and uploads its id grid (both reach
-    /// the GPU before the render pass that [`MapRenderer::paint`] draws in).
+    /// the splat renderer draws and uploads its image instead (either
+    /// reaches the GPU before the render pass that [`MapRenderer::paint`]
+    /// draws in).
     fn prepare(
         &mut self,
         device: &wgpu::Device,
@@ -327,8 +306,6 @@ impl MapRenderer {
                 buffer
             });
             map.generation = cb.cloud.generation;
-            // The splat bind groups point at the old buffer.
-            map.splat = None;
         }
         let grid = [viewport_px[0].round().max(1.0) as u32, viewport_px[1].round().max(1.0) as u32];
         let v = &cb.view;
@@ -342,10 +319,7 @@ impl MapRenderer {
             v.radius_px,
             if self.srgb_target { 1.0 } else { 0.0 },
         ];
-        let mut bytes: Vec<u8> = floats.iter().flat_map(|f| f.to_le_bytes()).collect();
-        for word in [map.count, grid[0], grid[1], 0] {
-            bytes.extend_from_slice(&word.to_le_bytes());
-        }
+        let bytes: Vec<u8> = floats.iter().flat_map(|f| f.to_le_bytes()).collect();
         queue.write_buffer(&map.uniform, 0, &bytes);
         // (not `splat_for`: `map` borrows `self.maps` mutably here)
         let splat = self.splat.as_ref().filter(|_| self.kind.splats(map.count));
@@ -363,9 +337,8 @@ impl MapRenderer {
                 }
             }
             Some(splat) => {
-                let Some(instances) = &map.instances else { return };
                 if map.splat.as_ref().is_none_or(|s| s.grid != grid) {
-                    map.splat = Some(SplatBuffers::new(device, splat, &map.uniform, instances, grid));
+                    map.splat = Some(SplatBuffers::new(device, splat, grid));
                 }
                 if let Some(buffers) = &mut map.splat {
                     buffers.update(queue, &cb.cloud, &cb.view);
@@ -388,8 +361,8 @@ impl MapRenderer {
             }
             Some(splat) => {
                 let Some(buffers) = &map.splat else { return };
-                render_pass.set_pipeline(&splat.resolve);
-                render_pass.set_bind_group(0, &buffers.resolve, &[]);
+                render_pass.set_pipeline(&splat.copy);
+                render_pass.set_bind_group(0, &buffers.bind_group, &[]);
                 render_pass.draw(0..3, 0..1);
             }
         }
