@@ -159,6 +159,27 @@ pub struct MapRenderer {
     maps: HashMap<u64, MapBuffers>,
 }
 
+/// A plain 2-D texture of `size_px` (one mip level, one sample): the
+/// offscreen target and the splat's image.
+pub(super) fn texture_2d(
+    device: &wgpu::Device,
+    label: &str,
+    size_px: [u32; 2],
+    format: wgpu::TextureFormat,
+    usage: wgpu::TextureUsages,
+) -> wgpu::Texture {
+    device.create_texture(&wgpu::TextureDescriptor {
+        label: Some(label),
+        size: wgpu::Extent3d { width: size_px[0], height: size_px[1], depth_or_array_layers: 1 },
+        mip_level_count: 1,
+        sample_count: 1,
+        dimension: wgpu::TextureDimension::D2,
+        format,
+        usage,
+        view_formats: &[],
+    })
+}
+
 /// egui blends premultiplied alpha.
 const PREMULTIPLIED: wgpu::BlendComponent = wgpu::BlendComponent {
     src_factor: wgpu::BlendFactor::One,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use eframe::egui_wgpu::wgpu;
 
-use super::{MapRenderer, PointCloud, PointsCallback, RendererKind, ViewTransform};
+use super::{MapRenderer, PointCloud, PointsCallback, RendererKind, ViewTransform, texture_2d};
 
 /// Figures of `tuneatlas bench map`: the point renderer alone, offscreen.
 #[derive(Debug, Clone)]
@@ -57,16 +57,13 @@ impl OffscreenMap {
         let kind = kind.unwrap_or_else(|| RendererKind::for_adapter(&adapter));
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor::default()))
             .map_err(|e| format!("cannot open the wgpu device: {e}"))?;
-        let texture = device.create_texture(&wgpu::TextureDescriptor {
-            label: Some("offscreen map"),
-            size: wgpu::Extent3d { width: size_px[0], height: size_px[1], depth_or_array_layers: 1 },
-            mip_level_count: 1,
-            sample_count: 1,
-            dimension: wgpu::TextureDimension::D2,
-            format: OFFSCREEN_FORMAT,
-            usage: wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::COPY_SRC,
-            view_formats: &[],
-        });
+        let texture = texture_2d(
+            &device,
+            "offscreen map",
+            size_px,
+            OFFSCREEN_FORMAT,
+            wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::COPY_SRC,
+        );
         let view = texture.create_view(&wgpu::TextureViewDescriptor::default());
         let renderer = MapRenderer::new(&device, OFFSCREEN_FORMAT, kind);
         Ok(OffscreenMap {

@@ -27,7 +27,7 @@ use std::num::NonZeroUsize;
 use eframe::egui_wgpu::wgpu;
 
 use super::raster::{Encoding, Paint, Stamps, paints, shade};
-use super::{PointCloud, SPLAT_SHADER, ViewTransform, blended_target};
+use super::{PointCloud, SPLAT_SHADER, ViewTransform, blended_target, texture_2d};
 
 /// Most threads that fill one image: past four, spawning costs more than
 /// the rows save at a map's sizes.
@@ -129,16 +129,13 @@ impl SplatBuffers {
             Encoding::Gamma => wgpu::TextureFormat::Rgba8Unorm,
             Encoding::Srgb => wgpu::TextureFormat::Rgba8UnormSrgb,
         };
-        let texture = device.create_texture(&wgpu::TextureDescriptor {
-            label: Some("tuneatlas map splat"),
-            size: wgpu::Extent3d { width: grid[0], height: grid[1], depth_or_array_layers: 1 },
-            mip_level_count: 1,
-            sample_count: 1,
-            dimension: wgpu::TextureDimension::D2,
+        let texture = texture_2d(
+            device,
+            "tuneatlas map splat",
+            grid,
             format,
-            usage: wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
-            view_formats: &[],
-        });
+            wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
+        );
         let view = texture.create_view(&wgpu::TextureViewDescriptor::default());
         let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some("tuneatlas map splat"),
