@@ -72,3 +72,13 @@ pub fn pretend_earlier_model(db: &std::path::Path, version: &str) {
     }
     conn.execute("UPDATE models SET parent = NULL", []).unwrap();
 }
+
+/// Held by the tests that run a training loop (distillation, fine-tuning)
+/// in this process: burn's generator (dropout, seeded per step) is the
+/// device's, shared by every thread, so two runs at once would draw from
+/// each other's sequence and a resumed run could not repeat an
+/// uninterrupted one.
+pub fn training_in_process() -> std::sync::MutexGuard<'static, ()> {
+    static TRAINING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    TRAINING.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}

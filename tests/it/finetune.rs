@@ -23,6 +23,8 @@ use tuneatlas::train::synth_tags::{SYNTH_TAG_SETS, SynthTrack, tags_csv, write_t
 use tuneatlas::train::trainer::TrainEvent;
 use tuneatlas::{Error, TagProblem};
 
+use crate::common::training_in_process;
+
 /// A library of `n` generated tracks over `albums` albums in `dir/music`,
 /// imported into `dir/library.db` (no user tags yet), with the generator's
 /// tracks (their audible tags).
@@ -80,6 +82,7 @@ fn print_events(e: &FineTuneEvent) {
 
 #[test]
 fn finetune_raises_held_out_precision_on_audible_tags() {
+    let _training = training_in_process();
     let started = std::time::Instant::now();
     let dir = tempfile::tempdir().unwrap();
     let mut store = tagged_library(dir.path(), 160, 8, 7.0);
@@ -207,6 +210,7 @@ fn tag_import_reports_bad_rows_by_line_and_keeps_the_rest() {
 
 #[test]
 fn bad_tags_give_clear_errors_and_cancel_leaves_no_model() {
+    let _training = training_in_process();
     let dir = tempfile::tempdir().unwrap();
     let (mut store, tracks) = generated_library(dir.path(), 12, 3, 1.0, 5);
     let music = dir.path().join("music");

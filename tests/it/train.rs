@@ -23,7 +23,7 @@ use tuneatlas::train::features::load_or_compute;
 use tuneatlas::train::trainer::{LoopConfig, TrainEvent, run};
 use tuneatlas::{Error, Result};
 
-use crate::common::write_wav;
+use crate::common::{training_in_process, write_wav};
 
 /// One training loss on a fixed batch: BCE against fixed soft targets plus a
 /// pull of clip 0 towards clip 1 — enough to reach every parameter.
@@ -187,15 +187,6 @@ fn weights_of(model: &Dpnn) -> Vec<f32> {
     let mut v = model.valid().embedding.weight.val().into_data().iter::<f32>().collect::<Vec<f32>>();
     v.extend(model.valid().timbre[0].conv.weight.val().into_data().iter::<f32>().collect::<Vec<f32>>());
     v
-}
-
-/// Held by the tests that run the training loop in this process: burn's
-/// generator (dropout, seeded per step) is the device's, shared by every
-/// thread, so two runs at once would draw from each other's sequence and a
-/// resumed run could not repeat an uninterrupted one.
-fn training_in_process() -> std::sync::MutexGuard<'static, ()> {
-    static TRAINING: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    TRAINING.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// The distillation data of the tiny corpus (4 tracks per album) in `dir`,
