@@ -23,6 +23,17 @@ use crate::{Error, Result};
 /// How often a waiting import looks again whether the lock is free.
 const WAIT_POLL: Duration = Duration::from_millis(200);
 
+/// How long an import that would be refused keeps trying first. Why at all:
+/// while another thread of the holder's process starts a child process, the
+/// child holds a copy of every open descriptor, the lock's included, until
+/// it executes its program; a lock released in that instant stays taken
+/// for a moment longer. A real holder (another import) still gets its
+/// refusal, a second later.
+const REFUSE_GRACE: Duration = Duration::from_secs(1);
+
+/// How often an import within [`REFUSE_GRACE`] tries again.
+const REFUSE_POLL: Duration = Duration::from_millis(20);
+
 /// Proof that this process is the one import running on a library; the lock
 /// is released when this value is dropped (or the process ends, however).
 #[derive(Debug)]
@@ -35,7 +46,8 @@ pub struct ImportLock {
 /// What to do when another import holds the lock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WhenBusy {
-    /// Fail at once with [`Error::LibraryBusy`], naming the holder.
+    /// Fail with [`Error::LibraryBusy`], naming the holder (after a grace
+    /// second: see [`REFUSE_GRACE`]).
     Refuse,
     /// Wait until the other import finishes (or `cancel` is set).
     Wait,
@@ -69,12 +81,16 @@ impl ImportLock {
             .open(&path)
             .map_err(Error::io("create the import lock", &path))?;
         let mut told = false;
+        let started = std::time::Instant::now();
         loop {
             match file.try_lock() {
                 Ok(()) => break,
                 Err(TryLockError::WouldBlock) => {
                     let holder = read_holder(&mut file);
                     match when_busy {
+                        WhenBusy::Refuse if started.elapsed() < REFUSE_GRACE => {
+                            std::thread::sleep(REFUSE_POLL);
+                        }
                         WhenBusy::Refuse => {
                             return Err(Error::LibraryBusy { holder, path: db.to_path_buf() });
                         }
