@@ -85,25 +85,24 @@ impl ImportLock {
         loop {
             match file.try_lock() {
                 Ok(()) => break,
-                Err(TryLockError::WouldBlock) => {
-                    let holder = read_holder(&mut file);
-                    match when_busy {
-                        WhenBusy::Refuse if started.elapsed() < REFUSE_GRACE => {
-                            std::thread::sleep(REFUSE_POLL);
-                        }
-                        WhenBusy::Refuse => {
-                            return Err(Error::LibraryBusy { holder, path: db.to_path_buf() });
-                        }
-                        WhenBusy::Wait => {
-                            if !told {
-                                on_wait(&holder);
-                                told = true;
-                            }
-                            cancel.check()?;
-                            std::thread::sleep(WAIT_POLL);
-                        }
+                // The holder is read only when it is named: not on every poll.
+                Err(TryLockError::WouldBlock) => match when_busy {
+                    WhenBusy::Refuse if started.elapsed() < REFUSE_GRACE => {
+                        std::thread::sleep(REFUSE_POLL);
                     }
-                }
+                    WhenBusy::Refuse => {
+                        let holder = read_holder(&mut file);
+                        return Err(Error::LibraryBusy { holder, path: db.to_path_buf() });
+                    }
+                    WhenBusy::Wait => {
+                        if !told {
+                            on_wait(&read_holder(&mut file));
+                            told = true;
+                        }
+                        cancel.check()?;
+                        std::thread::sleep(WAIT_POLL);
+                    }
+                },
                 Err(TryLockError::Error(e)) => return Err(Error::io("lock", &path)(e)),
             }
         }
