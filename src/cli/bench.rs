@@ -537,9 +537,13 @@ pub struct ModelBenchArgs {
     /// Minimum timed seconds per figure (after one warm-up batch).
     #[arg(long, default_value_t = 3.0)]
     pub min_seconds: f64,
+    /// Model directories to measure instead of the built-in model, in this order (repeatable;
+    /// name `models/dpnn-v1` and a candidate to compare their speeds side by side in one run).
+    #[arg(long = "model", value_name = "DIR")]
+    pub models: Vec<std::path::PathBuf>,
 }
 
-/// Clips per second of the built-in DPNN per backend and batch size, with
+/// Clips per second of the built-in DPNN (or the given models) per backend and batch size, with
 /// warm-up time (shader compilation and autotuning on wgpu) and peak memory.
 fn bench_model(args: &ModelBenchArgs) -> anyhow::Result<()> {
     use tuneatlas::model::backend::CpuBackend;
@@ -554,17 +558,31 @@ fn bench_model(args: &ModelBenchArgs) -> anyhow::Result<()> {
             other => Err(anyhow::anyhow!("unknown backend {other:?} (expected flex or wgpu)")),
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let config = tuneatlas::model::DpnnConfig::default();
-    println!(
-        "bench model: built-in DPNN ({:.2} M parameters, {:.0} MFLOP per clip), {} cores, {} build",
-        config.param_count().unwrap_or(0) as f64 / 1e6,
-        config.flops_per_clip().unwrap_or(0) as f64 / 1e6,
-        worker_count(),
-        build_profile()
-    );
+    let models = args
+        .models
+        .iter()
+        .map(|d| tuneatlas::model::ModelBundle::read_dir(d))
+        .collect::<Result<Vec<_>, _>>()?;
+    let cards = match models.is_empty() {
+        true => vec![tuneatlas::model::record::embedded_card()?],
+        false => models.iter().map(|m| m.card.clone()).collect(),
+    };
+    println!("bench model: {} cores, {} build", worker_count(), build_profile());
+    for card in &cards {
+        println!(
+            "  {}: DPNN, {:.2} M parameters, {:.0} MFLOP per clip",
+            card.version,
+            card.config.param_count().unwrap_or(0) as f64 / 1e6,
+            card.config.flops_per_clip().unwrap_or(0) as f64 / 1e6,
+        );
+    }
     println!("{}", header());
-    let options =
-        BenchOptions { backends, batch_sizes: args.batch_sizes.clone(), min_seconds: args.min_seconds };
+    let options = BenchOptions {
+        backends,
+        batch_sizes: args.batch_sizes.clone(),
+        min_seconds: args.min_seconds,
+        models,
+    };
     tuneatlas::model::bench::run(&options, &mut |row| println!("{}", row.line()), &mut |backend, e| {
         println!("{backend:?}: skipped ({e})")
     })?;

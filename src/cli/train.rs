@@ -34,6 +34,23 @@ pub struct TrainArgs {
 pub enum TrainWhat {
     /// Distil the DPNN from the musicnn teacher targets (see models/dpnn-v1/README.md).
     Distill(DistillArgs),
+    /// Average the weights of several snapshots of one run (e.g. its last checkpoints) into one model.
+    Average(AverageArgs),
+}
+
+/// Arguments of `tuneatlas train average`.
+#[derive(Debug, Args)]
+pub struct AverageArgs {
+    /// Model directories (model.toml + weights.bpk) of one run's snapshots; the card of the last
+    /// one is kept (name, description, provenance, teachers' figures).
+    #[arg(required = true, num_args = 1.., value_name = "DIR")]
+    pub models: Vec<PathBuf>,
+    /// Output model directory (its name is the model's name).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Model version string stored with every vector.
+    #[arg(long)]
+    pub version: String,
 }
 
 /// Where the corpus, its list and the feature cache are.
@@ -87,6 +104,12 @@ pub struct DistillArgs {
     /// on top of a finished one, e.g. with a lower --lr); its version is recorded as the parent.
     #[arg(long, value_name = "DIR", conflicts_with = "resume")]
     pub init: Option<PathBuf>,
+    /// Filters of each timbre block (default: the shipped architecture's, 16,32,64).
+    #[arg(long, value_delimiter = ',', value_name = "N,N,N")]
+    pub timbre_filters: Vec<usize>,
+    /// Filters of each rhythm block (default: the shipped architecture's, 16,32,64).
+    #[arg(long, value_delimiter = ',', value_name = "N,N,N")]
+    pub rhythm_filters: Vec<usize>,
     /// Passes over the training tracks.
     #[arg(long, default_value_t = 40)]
     pub epochs: usize,
@@ -220,6 +243,32 @@ fn print_figures(name: &str, figures: &Figures) {
     println!("{name:<44} {}", text.join("  "));
 }
 
+/// The shipped architecture, with the filter counts of `--timbre-filters`
+/// and `--rhythm-filters` where given (a width experiment keeps kernels,
+/// strides and pooling, so the geometry and the embedding stay the same).
+fn network(args: &DistillArgs) -> anyhow::Result<DpnnConfig> {
+    let mut config = DpnnConfig::default();
+    for (name, filters, stack) in [
+        ("--timbre-filters", &args.timbre_filters, &mut config.timbre),
+        ("--rhythm-filters", &args.rhythm_filters, &mut config.rhythm),
+    ] {
+        if filters.is_empty() {
+            continue;
+        }
+        anyhow::ensure!(
+            filters.len() == stack.len(),
+            "{name} needs {} filter counts, one per block (got {})",
+            stack.len(),
+            filters.len()
+        );
+        for (block, &f) in stack.iter_mut().zip(filters) {
+            block.filters = f;
+        }
+    }
+    config.validate().map_err(|e| anyhow::anyhow!("invalid network: {e}"))?;
+    Ok(config)
+}
+
 fn default_list(args: &DistillArgs) -> anyhow::Result<PathBuf> {
     if let Some(l) = &args.list {
         return Ok(l.clone());
@@ -239,7 +288,36 @@ fn default_list(args: &DistillArgs) -> anyhow::Result<PathBuf> {
 pub fn run_train(args: &TrainArgs) -> anyhow::Result<()> {
     match &args.what {
         TrainWhat::Distill(a) => distill(a),
+        TrainWhat::Average(a) => average(a),
     }
+}
+
+fn average(args: &AverageArgs) -> anyhow::Result<()> {
+    let name = args
+        .out
+        .file_name()
+        .and_then(|n| n.to_str())
+        .context("--out must name a directory, e.g. models/dpnn-v2")?
+        .to_string();
+    let bundles = args.models.iter().map(|d| ModelBundle::read_dir(d)).collect::<Result<Vec<_>, _>>()?;
+    let device = select_device(DeviceChoice::Cpu)?;
+    let model = tuneatlas::model::average::average(&bundles, &device)?;
+    let Some(last) = bundles.last() else { bail!("no model to average") };
+    let mut card = last.card.clone();
+    card.name = name;
+    card.version = args.version.clone();
+    card.provenance.method = format!(
+        "{}; weights averaged over {} snapshots of the run (tuneatlas train average)",
+        card.provenance.method,
+        bundles.len()
+    );
+    // The snapshot's own validation figures no longer describe these
+    // weights (`tuneatlas eval` measures them); the teachers' still hold.
+    card.metrics.retain(|k, _| !k.starts_with("valid.") || k.starts_with("valid.teacher"));
+    card.metrics.insert("average.snapshots".into(), bundles.len() as f64);
+    save_dir(&args.out, &card, &model)?;
+    eprintln!("wrote {} ({} snapshots averaged)", args.out.display(), bundles.len());
+    Ok(())
 }
 
 fn distill(args: &DistillArgs) -> anyhow::Result<()> {
@@ -308,7 +386,7 @@ fn distill(args: &DistillArgs) -> anyhow::Result<()> {
     if let Some(n) = &device.notice {
         eprintln!("note: {n}");
     }
-    let config = DpnnConfig::default();
+    let config = network(args)?;
     let checkpoints = match &args.checkpoints {
         Some(c) => c.clone(),
         None => args.corpus.cache_dir()?.join("..").join("runs").join(&name),

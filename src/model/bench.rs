@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use super::backend::{ComputeDevice, CpuBackend, DeviceChoice, select_device};
 use super::infer::Embedder;
-use super::record::load_default;
+use super::record::ModelBundle;
 use crate::Result;
 use crate::features::{LogMel, N_FRAMES, N_MELS};
 
@@ -36,6 +36,10 @@ pub struct BenchOptions {
     pub batch_sizes: Vec<usize>,
     /// Minimum timed seconds per row (after warm-up; at least 2 batches).
     pub min_seconds: f64,
+    /// Models to measure, in order (the built-in one when empty). Several
+    /// models in one run give the side-by-side ratio a width change is
+    /// judged by; runs apart differ by the machine's drift.
+    pub models: Vec<ModelBundle>,
 }
 
 impl Default for BenchOptions {
@@ -44,6 +48,7 @@ impl Default for BenchOptions {
             backends: vec![BenchBackend::Cpu(CpuBackend::Flex), BenchBackend::Wgpu],
             batch_sizes: vec![1, 16, 64, 256],
             min_seconds: 3.0,
+            models: Vec::new(),
         }
     }
 }
@@ -51,6 +56,8 @@ impl Default for BenchOptions {
 /// One measured row.
 #[derive(Debug, Clone)]
 pub struct BenchRow {
+    /// Model version.
+    pub model: String,
     /// Device description.
     pub device: String,
     /// Clips per call.
@@ -70,7 +77,8 @@ impl BenchRow {
     pub fn line(&self) -> String {
         let rss = self.peak_rss_mib.map_or("-".to_string(), |m| format!("{m:.0}"));
         format!(
-            "{:<44} {:>5} {:>9.1} {:>9.2} {:>9.2} {:>8}",
+            "{:<14} {:<44} {:>5} {:>9.1} {:>9.2} {:>9.2} {:>8}",
+            self.model,
             self.device,
             self.batch_size,
             self.clips_per_s,
@@ -84,8 +92,8 @@ impl BenchRow {
 /// Table header matching [`BenchRow::line`].
 pub fn header() -> String {
     format!(
-        "{:<44} {:>5} {:>9} {:>9} {:>9} {:>8}",
-        "device", "batch", "clips/s", "ms/clip", "warmup s", "peak MiB"
+        "{:<14} {:<44} {:>5} {:>9} {:>9} {:>9} {:>8}",
+        "model", "device", "batch", "clips/s", "ms/clip", "warmup s", "peak MiB"
     )
 }
 
@@ -134,7 +142,8 @@ fn device_for(backend: BenchBackend) -> Result<ComputeDevice> {
     }
 }
 
-/// Runs the benchmark with the built-in model, calling `on_row` as each row
+/// Runs the benchmark with each model of `opts` (the built-in one when none
+/// is given), backend by backend, calling `on_row` as each row
 /// completes (so a CLI can print progressively; the wgpu warm-up alone can
 /// take a minute on lavapipe). A backend that cannot start (no wgpu
 /// adapter) is reported through `on_skip` and skipped.
@@ -145,8 +154,12 @@ pub fn run(
 ) -> Result<Vec<BenchRow>> {
     let max_bs = opts.batch_sizes.iter().copied().max().unwrap_or(1);
     let clips = synthetic_clips(max_bs.max(1));
+    let models = match opts.models.is_empty() {
+        true => vec![ModelBundle::embedded()?],
+        false => opts.models.clone(),
+    };
     let mut rows = Vec::new();
-    for &backend in &opts.backends {
+    for (&backend, bundle) in opts.backends.iter().flat_map(|b| models.iter().map(move |m| (b, m))) {
         let device = match device_for(backend) {
             Ok(d) => d,
             Err(e) => {
@@ -154,7 +167,7 @@ pub fn run(
                 continue;
             }
         };
-        let mut embedder = Embedder::new(load_default(&device)?);
+        let mut embedder = Embedder::new(bundle.clone().load(&device)?);
         for &bs in &opts.batch_sizes {
             let batch = &clips[..bs.max(1)];
             reset_peak_rss();
@@ -169,6 +182,7 @@ pub fn run(
             }
             let secs = start.elapsed().as_secs_f64();
             let row = BenchRow {
+                model: bundle.card.version.clone(),
                 device: embedder.device().description.clone(),
                 batch_size: batch.len(),
                 warmup_s,

@@ -13,8 +13,10 @@
 //!   of training, and a test reference);
 //! - [`infer`]: the [`Embedder`] the import pipeline drives, with input
 //!   guards and the GPU → CPU fallback;
+//! - [`average`]: the mean of several snapshots of one run (`tuneatlas train average`);
 //! - [`bench`]: `tuneatlas bench model`.
 
+pub mod average;
 pub mod backend;
 pub mod bench;
 pub mod dpnn;

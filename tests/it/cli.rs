@@ -184,6 +184,49 @@ fn model_init_reproduces_the_shipped_initial_model_byte_for_byte() {
     }
 }
 
+/// `train average` of one snapshot with itself is that snapshot: the same
+/// outputs to the bit, under the new name and version; a directory that
+/// is no model is refused by name.
+#[test]
+fn train_average_of_a_model_with_itself_keeps_its_weights() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/dpnn-v2");
+    let out = dir.path().join("dpnn-avg");
+    let status = tuneatlas()
+        .args(["train", "average"])
+        .args([&shipped, &shipped])
+        .args(["--out".as_ref(), out.as_os_str(), "--version".as_ref(), "avg-test".as_ref()])
+        .status()
+        .expect("run");
+    assert!(status.success());
+    let outputs = |dir: &Path| {
+        let device = tuneatlas::model::ComputeDevice::cpu();
+        let model = tuneatlas::model::ModelBundle::read_dir(dir).expect("model").load(&device).expect("load");
+        let mut embedder = tuneatlas::model::Embedder::new(model);
+        embedder.embed_batch(&tuneatlas::model::bench::synthetic_clips(4)).expect("embed")
+    };
+    let (averaged, original) = (outputs(&out), outputs(&shipped));
+    for (a, b) in averaged.iter().zip(&original) {
+        assert_eq!(a.embedding, b.embedding, "the mean of a model with itself embeds differently");
+        assert_eq!(a.tag_scores, b.tag_scores);
+    }
+    let card = std::fs::read_to_string(out.join("model.toml")).expect("card");
+    assert!(card.contains("version = \"avg-test\"") && card.contains("name = \"dpnn-avg\""), "{card}");
+    assert!(card.contains("averaged over 2 snapshots"), "{card}");
+
+    let empty = dir.path().join("not-a-model");
+    std::fs::create_dir_all(&empty).expect("mkdir");
+    let output = tuneatlas()
+        .args(["train", "average"])
+        .args([&shipped, &empty])
+        .args(["--out".as_ref(), dir.path().join("x").as_os_str(), "--version".as_ref(), "x".as_ref()])
+        .output()
+        .expect("run");
+    assert!(!output.status.success());
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(err.contains("not-a-model") && err.contains("model.toml"), "{err}");
+}
+
 /// `tuneatlas tracks | head` must end quietly, like any Unix tool, instead
 /// of panicking on the closed pipe.
 #[cfg(unix)]
