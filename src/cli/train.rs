@@ -33,7 +33,7 @@ pub struct TrainArgs {
 #[derive(Debug, Subcommand)]
 pub enum TrainWhat {
     /// Distil the DPNN from the musicnn teacher targets (see models/dpnn-v1/README.md).
-    Distill(DistillArgs),
+    Distill(Box<DistillArgs>),
     /// Average the weights of several snapshots of one run (e.g. its last checkpoints) into one model.
     Average(AverageArgs),
 }
@@ -204,6 +204,10 @@ pub struct EvalArgs {
     /// Teacher probability at which a tag counts as present.
     #[arg(long, default_value_t = 0.2)]
     pub tag_threshold: f32,
+    /// Write the figures into the model's model.toml [metrics] (valid.*; the teachers' as
+    /// valid.teacher<dim>.*), replacing figures of the same name: what a model card quotes.
+    #[arg(long, requires = "model")]
+    pub record: bool,
 }
 
 fn bar(len: u64, what: &str) -> ProgressBar {
@@ -415,8 +419,9 @@ fn distill(args: &DistillArgs) -> anyhow::Result<()> {
     let continued = parent.as_ref().map_or(String::new(), |p| {
         format!("{p} trained on for {} more steps (learning rate {:e}). ", loop_cfg.total_steps, args.lr)
     });
+    let teachers = teacher_names(data.teacher_dim);
     card.description = format!(
-        "{continued}DPNN distilled from musicnn (MSD_musicnn + MTT_musicnn) on {} free game-soundtrack, tracker and \
+        "{continued}DPNN distilled from musicnn ({teachers}) on {} free game-soundtrack, tracker and \
          MIDI-render tracks with {}. See README.md for data, metrics and limits (almost no sung vocals \
          in the training data).",
         data.corpus.tracks.len(),
@@ -427,9 +432,9 @@ fn distill(args: &DistillArgs) -> anyhow::Result<()> {
             "distilled (tuneatlas train distill): {}",
             serde_json::to_string(&cfg).unwrap_or_default()
         ),
-        generator: format!("tuneatlas {} src/train/distill.rs", env!("CARGO_PKG_VERSION")),
+        generator: format!("tuneatlas {} src/train/distill/", env!("CARGO_PKG_VERSION")),
         seed: Some(args.seed),
-        teacher: Some("musicnn 0.1.0 (Pons & Serra 2019, ISC): MSD_musicnn + MTT_musicnn".into()),
+        teacher: Some(format!("musicnn 0.1.0 (Pons & Serra 2019, ISC): {teachers}")),
         data: Some(format!("shared/corpus/train.tsv: {} tracks (see README.md)", data.corpus.tracks.len())),
         parent: parent.clone(),
         licence: "GPL-3.0-or-later (training data licences in README.md)".into(),
@@ -499,17 +504,10 @@ fn distill(args: &DistillArgs) -> anyhow::Result<()> {
     }
     card.metrics.insert("train.seconds".into(), outcome.total_seconds);
     let valid_clips: Vec<usize> = data.valid_clips.clone();
-    for (teacher, figures) in evaluate_teacher(&data.corpus, &valid_clips) {
-        print_figures(&teacher, &figures);
-        let key = if teacher.starts_with("musicnn") {
-            "teacher400"
-        } else if teacher.starts_with("MSD") {
-            "teacher_msd"
-        } else {
-            "teacher_mtt"
-        };
-        for (k, v) in figures {
-            card.metrics.insert(format!("valid.{key}.{k}"), v);
+    for teacher in evaluate_teacher(&data.corpus, &valid_clips) {
+        print_figures(&teacher.label, &teacher.figures);
+        for (k, v) in teacher.figures {
+            card.metrics.insert(format!("valid.{}.{k}", teacher.key), v);
         }
     }
     let names: Vec<String> = vocab.iter().map(|(_, _, t)| t.to_string()).collect();
@@ -574,9 +572,50 @@ pub fn run_eval(args: &EvalArgs) -> anyhow::Result<()> {
     );
     let figures = evaluate_embedder(&corpus, &store, &clips, &mut embedder, args.tag_threshold)?;
     print_figures(&format!("{} (student)", embedder.model_version()), &figures);
-    for (teacher, figures) in evaluate_teacher(&corpus, &clips) {
-        print_figures(&teacher, &figures);
+    let teachers = evaluate_teacher(&corpus, &clips);
+    for teacher in &teachers {
+        print_figures(&teacher.label, &teacher.figures);
     }
+    if args.record {
+        let Some(dir) = &args.model else {
+            bail!("--record needs --model DIR (the built-in model is read-only)")
+        };
+        let mut metrics: Vec<(String, f64)> =
+            figures.iter().map(|(k, v)| (format!("valid.{k}"), *v)).collect();
+        for t in &teachers {
+            metrics.extend(t.figures.iter().map(|(k, v)| (format!("valid.{}.{k}", t.key), *v)));
+        }
+        record_metrics(dir, metrics)?;
+        eprintln!("recorded these figures in {}", dir.join("model.toml").display());
+    }
+    Ok(())
+}
+
+/// Which musicnn models taught, from the width of the targets' penultimates:
+/// the tag targets are always MSD_musicnn's and MTT_musicnn's; the geometry
+/// terms learn from 400-d (those two) or 656-d (with MSD_vgg and MTT_vgg
+/// appended, `models/dpnn-v2/vgg_teachers.sh`).
+fn teacher_names(penultimate_dim: usize) -> String {
+    match penultimate_dim {
+        0 | 400 => "MSD_musicnn + MTT_musicnn".into(),
+        656 => {
+            "MSD_musicnn + MTT_musicnn; their geometry together with MSD_vgg + MTT_vgg, 656-d penultimates"
+                .into()
+        }
+        d => format!("MSD_musicnn + MTT_musicnn; the geometry of {d}-d teacher penultimates"),
+    }
+}
+
+/// Replaces `metrics` in the card of the model directory `dir`, leaving the
+/// weights (and so the card's weights hash) untouched; written through a
+/// temporary file so a failure leaves the old card.
+fn record_metrics(dir: &Path, metrics: Vec<(String, f64)>) -> anyhow::Result<()> {
+    let path = dir.join(tuneatlas::model::record::CARD_FILE);
+    let mut card = ModelBundle::read_dir(dir)?.card;
+    card.metrics.extend(metrics);
+    let tmp = dir.join(".model.toml.tmp");
+    std::fs::write(&tmp, card.to_toml()?).with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, &path).with_context(|| format!("cannot replace {}", path.display()))?;
     Ok(())
 }
 

@@ -87,24 +87,39 @@ pub fn evaluate_embedder(
     Ok(figures)
 }
 
-/// The teachers' penultimate embeddings scored like a student: the full
-/// 400-d concatenation and each teacher's 200-d half. Empty when the targets
-/// have no penultimate file.
-pub fn evaluate_teacher(corpus: &Corpus, clips: &[usize]) -> Vec<(String, Figures)> {
+/// One view of the teachers' penultimate embeddings, scored like a student.
+#[derive(Debug, Clone)]
+pub struct TeacherFigures {
+    /// Key in a model card's `[metrics]` (`valid.<key>.<figure>`): `teacher<dim>`
+    /// for the whole embedding, `teacher_msd` / `teacher_mtt` for the halves.
+    pub key: String,
+    /// Label for a printed table.
+    pub label: String,
+    /// The figures.
+    pub figures: Figures,
+}
+
+/// The teachers' penultimate embeddings scored like a student: the whole
+/// concatenation and, for the 400-d musicnn pair (MSD + MTT, 200-d each),
+/// each teacher's half. Why only there: another width (e.g. 656-d with the
+/// vgg models appended) has no known halves, and slicing it in two would
+/// score meaningless mixtures. Empty when the targets have no penultimate file.
+pub fn evaluate_teacher(corpus: &Corpus, clips: &[usize]) -> Vec<TeacherFigures> {
     let Some(targets) = &corpus.targets else { return Vec::new() };
     let dim = targets.penultimate_dim;
     if dim == 0 || clips.iter().any(|&c| corpus.clips[c].target_row.is_none()) {
         return Vec::new();
     }
-    let half = dim / 2;
-    let variants = [
-        (format!("musicnn MSD+MTT penultimate ({dim}-d)"), 0..dim),
-        (format!("MSD_musicnn penultimate ({half}-d)"), 0..half),
-        (format!("MTT_musicnn penultimate ({half}-d)"), half..dim),
-    ];
+    let mut variants = vec![(format!("teacher{dim}"), format!("teachers' penultimates ({dim}-d)"), 0..dim)];
+    if dim == MUSICNN_PAIR_DIM {
+        let half = dim / 2;
+        variants[0].1 = format!("musicnn MSD+MTT penultimate ({dim}-d)");
+        variants.push(("teacher_msd".into(), format!("MSD_musicnn penultimate ({half}-d)"), 0..half));
+        variants.push(("teacher_mtt".into(), format!("MTT_musicnn penultimate ({half}-d)"), half..dim));
+    }
     variants
         .into_iter()
-        .map(|(name, range)| {
+        .map(|(key, label, range)| {
             let vectors: Vec<f32> = clips
                 .iter()
                 .flat_map(|&c| {
@@ -112,7 +127,11 @@ pub fn evaluate_teacher(corpus: &Corpus, clips: &[usize]) -> Vec<(String, Figure
                     targets.penultimate_of(row)[range.clone()].to_vec()
                 })
                 .collect();
-            (name, evaluate(corpus, clips, &vectors, None))
+            TeacherFigures { key, label, figures: evaluate(corpus, clips, &vectors, None) }
         })
         .collect()
 }
+
+/// Width of `shared/teacher`'s penultimate file: MSD_musicnn's and
+/// MTT_musicnn's 200-d penultimate layers side by side.
+const MUSICNN_PAIR_DIM: usize = 400;

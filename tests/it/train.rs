@@ -473,18 +473,30 @@ fn train_distill_and_eval_commands_make_and_measure_a_model() {
     let fresh_diff = a.iter().zip(&c).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
     assert!(fresh_diff > 10.0 * max_diff, "a fresh start differs more: {fresh_diff} vs {max_diff}");
 
-    // eval on the held-out list, with and without teacher targets.
+    // eval on the held-out list, with and without teacher targets; the card
+    // loses its figures first, so only --record can bring them back.
+    let tiny = dir.path().join("models/tiny");
+    let mut card = ModelBundle::read_dir(&tiny).unwrap().card;
+    card.metrics.clear();
+    std::fs::write(tiny.join("model.toml"), card.to_toml().unwrap()).unwrap();
     for with_targets in [true, false] {
         let mut cmd = std::process::Command::new(bin);
         cmd.args(["eval", "--corpus", &p(""), "--list", &p("models/tiny/valid.tsv"), "--cache", &p("cache")])
             .args(["--model", &p("models/tiny"), "--device", "cpu"]);
         if with_targets {
-            cmd.args(["--targets", &p("targets")]);
+            cmd.args(["--targets", &p("targets"), "--record"]);
         }
         let out = cmd.output().unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert!(out.status.success(), "eval failed: {}", String::from_utf8_lossy(&out.stderr));
         assert!(stdout.contains("tiny-1 (student)") && stdout.contains("same_track_p1"), "{stdout}");
         assert_eq!(stdout.contains("tag_auc"), with_targets, "{stdout}");
+        if with_targets {
+            // --record wrote the printed figures into the card, and the model
+            // still loads (the card's weights hash is untouched).
+            let card = ModelBundle::read_dir(&tiny).unwrap().card;
+            let auc = card.metrics["valid.tag_auc"];
+            assert!(stdout.contains(&format!("tag_auc {auc:.4}")), "{auc} not in {stdout}");
+        }
     }
 }
