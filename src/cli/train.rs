@@ -296,13 +296,14 @@ pub fn run_train(args: &TrainArgs) -> anyhow::Result<()> {
     }
 }
 
+/// A model's name is its directory's name (`models/<name>`).
+fn model_name(out: &Path) -> anyhow::Result<String> {
+    let name = out.file_name().and_then(|n| n.to_str());
+    Ok(name.context("--out must name a directory, e.g. models/dpnn-v2")?.to_string())
+}
+
 fn average(args: &AverageArgs) -> anyhow::Result<()> {
-    let name = args
-        .out
-        .file_name()
-        .and_then(|n| n.to_str())
-        .context("--out must name a directory, e.g. models/dpnn-v2")?
-        .to_string();
+    let name = model_name(&args.out)?;
     let bundles = args.models.iter().map(|d| ModelBundle::read_dir(d)).collect::<Result<Vec<_>, _>>()?;
     let device = select_device(DeviceChoice::Cpu)?;
     let model = tuneatlas::model::average::average(&bundles, &device)?;
@@ -325,12 +326,7 @@ fn average(args: &AverageArgs) -> anyhow::Result<()> {
 }
 
 fn distill(args: &DistillArgs) -> anyhow::Result<()> {
-    let name = args
-        .out
-        .file_name()
-        .and_then(|n| n.to_str())
-        .context("--out must name a directory, e.g. models/dpnn-v1")?
-        .to_string();
+    let name = model_name(&args.out)?;
     let version = args.version.clone().unwrap_or_else(|| format!("{name}-{}", args.seed));
     let list = default_list(args)?;
     let tracks = read_track_list(&list)?;
