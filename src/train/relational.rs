@@ -90,6 +90,15 @@ impl TeacherCosines {
         TeacherCosines { n, cols, cosine, mask }
     }
 
+    /// The batch's own square block (the first `n` columns), without the
+    /// queued clips: what the relational term regresses. Why not a second
+    /// [`TeacherCosines::of_batch`]: that would compute these cosines again.
+    pub fn batch_columns(&self) -> TeacherCosines {
+        let (n, cols) = (self.n, self.cols);
+        let take = |v: &[f32]| v.chunks_exact(cols).flat_map(|row| row[..n].iter().copied()).collect();
+        TeacherCosines { n, cols: n, cosine: take(&self.cosine), mask: take(&self.mask) }
+    }
+
     /// Pairs that count.
     fn pairs(&self) -> f32 {
         self.mask.iter().sum()
@@ -304,6 +313,20 @@ mod tests {
         // Row 1 is all zero; rows 0 and 2 have a single counted pair, too few.
         assert!(p.iter().all(|&v| v == 0.0));
         assert_eq!(t.mask.iter().sum::<f32>(), 2.0);
+    }
+
+    #[test]
+    fn the_batch_columns_of_a_queued_matrix_are_the_batch_matrix() {
+        let flat: Vec<f32> =
+            [unit(&[1.0, 0.0]), unit(&[0.0, 1.0]), unit(&[1.0, 1.0]), unit(&[1.0, -0.5])].concat();
+        let skip = [false, true, false];
+        let alone = TeacherCosines::of_batch(&flat, 2, &[0, 1, 2], &skip);
+        let queued = TeacherCosines::with_queue(&flat, 2, &[0, 1, 2], &skip, &[3, 0]);
+        assert_eq!(queued.cols, 5);
+        let part = queued.batch_columns();
+        assert_eq!((part.n, part.cols), (3, 3));
+        assert_eq!(part.cosine, alone.cosine);
+        assert_eq!(part.mask, alone.mask);
     }
 
     #[test]

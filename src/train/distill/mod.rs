@@ -521,12 +521,13 @@ impl Objective for Distill<'_> {
         let geometry = self.cfg.relational_weight > 0.0 || self.cfg.neighbour_weight > 0.0;
         if geometry && data.teacher_dim > 0 {
             let td = data.teacher_dim;
-            let batch_teacher = TeacherCosines::of_batch(&data.teacher_unit, td, &clips, &mixed);
             // (g)'s candidates: the batch, then the queued clips of past batches.
+            let teacher =
+                TeacherCosines::with_queue(&data.teacher_unit, td, &clips, &mixed, &self.queue.clips());
             let wide = student_cosines_with_queue(embedding_for_rel.clone(), &self.queue, &self.device);
             if self.cfg.relational_weight > 0.0
                 && let Some(rel) =
-                    relational_term(wide.clone().slice([0..b, 0..b]), &batch_teacher, &self.device)
+                    relational_term(wide.clone().slice([0..b, 0..b]), &teacher.batch_columns(), &self.device)
             {
                 add("relational", rel, self.cfg.relational_weight, &mut total, &mut parts);
             }
@@ -535,11 +536,6 @@ impl Objective for Distill<'_> {
                 student: self.cfg.neighbour_student_temperature,
             };
             if self.cfg.neighbour_weight > 0.0 {
-                let teacher = if self.queue.is_empty() {
-                    batch_teacher
-                } else {
-                    TeacherCosines::with_queue(&data.teacher_unit, td, &clips, &mixed, &self.queue.clips())
-                };
                 parts.push(("neighbour_candidates".into(), teacher.cols as f32));
                 if let Some(nb) = neighbourhood_term(wide, &teacher, temperatures, &self.device) {
                     add("neighbourhood", nb, self.cfg.neighbour_weight, &mut total, &mut parts);
