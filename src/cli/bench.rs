@@ -558,17 +558,16 @@ fn bench_model(args: &ModelBenchArgs) -> anyhow::Result<()> {
             other => Err(anyhow::anyhow!("unknown backend {other:?} (expected flex or wgpu)")),
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let models = args
-        .models
-        .iter()
-        .map(|d| tuneatlas::model::ModelBundle::read_dir(d))
-        .collect::<Result<Vec<_>, _>>()?;
-    let cards = match models.is_empty() {
-        true => vec![tuneatlas::model::record::embedded_card()?],
-        false => models.iter().map(|m| m.card.clone()).collect(),
+    let models = match args.models.is_empty() {
+        true => vec![tuneatlas::model::ModelBundle::embedded()?],
+        false => args
+            .models
+            .iter()
+            .map(|d| tuneatlas::model::ModelBundle::read_dir(d))
+            .collect::<Result<Vec<_>, _>>()?,
     };
     println!("bench model: {} cores, {} build", worker_count(), build_profile());
-    for card in &cards {
+    for card in models.iter().map(|m| &m.card) {
         println!(
             "  {}: DPNN, {:.2} M parameters, {:.0} MFLOP per clip",
             card.version,

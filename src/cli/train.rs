@@ -592,9 +592,10 @@ pub fn run_eval(args: &EvalArgs) -> anyhow::Result<()> {
 /// terms learn from 400-d (those two) or 656-d (with MSD_vgg and MTT_vgg
 /// appended, `models/dpnn-v2/vgg_teachers.sh`).
 fn teacher_names(penultimate_dim: usize) -> String {
+    use tuneatlas::train::eval::{ALL_FOUR_DIM, MUSICNN_PAIR_DIM};
     match penultimate_dim {
-        0 | 400 => "MSD_musicnn + MTT_musicnn".into(),
-        656 => {
+        0 | MUSICNN_PAIR_DIM => "MSD_musicnn + MTT_musicnn".into(),
+        ALL_FOUR_DIM => {
             "MSD_musicnn + MTT_musicnn; their geometry together with MSD_vgg + MTT_vgg, 656-d penultimates"
                 .into()
         }

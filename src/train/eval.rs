@@ -134,4 +134,8 @@ pub fn evaluate_teacher(corpus: &Corpus, clips: &[usize]) -> Vec<TeacherFigures>
 
 /// Width of `shared/teacher`'s penultimate file: MSD_musicnn's and
 /// MTT_musicnn's 200-d penultimate layers side by side.
-const MUSICNN_PAIR_DIM: usize = 400;
+pub const MUSICNN_PAIR_DIM: usize = 400;
+
+/// Width of the targets `models/dpnn-v2/vgg_teachers.sh` makes: the musicnn
+/// pair, then MSD_vgg's and MTT_vgg's 128-d penultimates.
+pub const ALL_FOUR_DIM: usize = MUSICNN_PAIR_DIM + 2 * 128;
