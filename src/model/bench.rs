@@ -36,21 +36,10 @@ pub struct BenchOptions {
     pub batch_sizes: Vec<usize>,
     /// Minimum timed seconds per row (after warm-up; at least 2 batches).
     pub min_seconds: f64,
-    /// Models to measure, in order (the built-in one when empty). Several
-    /// models in one run give the side-by-side ratio a width change is
-    /// judged by; runs apart differ by the machine's drift.
+    /// Models to measure, in order. Several models in one run give the
+    /// side-by-side ratio a width change is judged by; runs apart differ by
+    /// the machine's drift.
     pub models: Vec<ModelBundle>,
-}
-
-impl Default for BenchOptions {
-    fn default() -> Self {
-        BenchOptions {
-            backends: vec![BenchBackend::Cpu(CpuBackend::Flex), BenchBackend::Wgpu],
-            batch_sizes: vec![1, 16, 64, 256],
-            min_seconds: 3.0,
-            models: Vec::new(),
-        }
-    }
 }
 
 /// One measured row.
@@ -142,8 +131,7 @@ fn device_for(backend: BenchBackend) -> Result<ComputeDevice> {
     }
 }
 
-/// Runs the benchmark with each model of `opts` (the built-in one when none
-/// is given), backend by backend, calling `on_row` as each row
+/// Runs the benchmark with each model of `opts`, backend by backend, calling `on_row` as each row
 /// completes (so a CLI can print progressively; the wgpu warm-up alone can
 /// take a minute on lavapipe). A backend that cannot start (no wgpu
 /// adapter) is reported through `on_skip` and skipped.
@@ -154,12 +142,8 @@ pub fn run(
 ) -> Result<Vec<BenchRow>> {
     let max_bs = opts.batch_sizes.iter().copied().max().unwrap_or(1);
     let clips = synthetic_clips(max_bs.max(1));
-    let models = match opts.models.is_empty() {
-        true => vec![ModelBundle::embedded()?],
-        false => opts.models.clone(),
-    };
     let mut rows = Vec::new();
-    for (&backend, bundle) in opts.backends.iter().flat_map(|b| models.iter().map(move |m| (b, m))) {
+    for (&backend, bundle) in opts.backends.iter().flat_map(|b| opts.models.iter().map(move |m| (b, m))) {
         let device = match device_for(backend) {
             Ok(d) => d,
             Err(e) => {
