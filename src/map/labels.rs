@@ -128,6 +128,26 @@ pub fn region_count(n: usize) -> usize {
     ((n as f64).sqrt() / 2.0).ceil().clamp(2.0, MAX_REGIONS as f64) as usize
 }
 
+/// The regions [`region_labels`] names: the indices into `positions` of
+/// each k-means cluster ([`region_count`] of them; none below
+/// [`MIN_LABELLED_TRACKS`] points). Deterministic for one input.
+///
+/// Why public: a caller that wants to know which tracks share a label's
+/// region (a test tagging one region, a future "select this region") gets
+/// the very partition the labels were computed on, not a re-implementation.
+pub fn regions(positions: &[[f32; 2]]) -> Vec<Vec<usize>> {
+    let k = region_count(positions.len());
+    if k == 0 {
+        return Vec::new();
+    }
+    let assignment = kmeans(positions, k);
+    let mut members: Vec<Vec<usize>> = vec![Vec::new(); k];
+    for (i, &c) in assignment.iter().enumerate() {
+        members[c].push(i);
+    }
+    members
+}
+
 /// The named regions of a map: `points` are `(track id, [x, y])` in map
 /// coordinates, `tags` the predicted scores, `user_tags` the user's
 /// `(set, tag)` pairs by track (as in [`crate::browse::LibrarySnapshot`]).
@@ -138,15 +158,10 @@ pub fn region_labels(
     tags: &TagMatrix,
     user_tags: &HashMap<i64, Vec<(String, String)>>,
 ) -> Vec<RegionLabel> {
-    let k = region_count(points.len());
-    if k == 0 {
-        return Vec::new();
-    }
     let positions: Vec<[f32; 2]> = points.iter().map(|(_, p)| *p).collect();
-    let assignment = kmeans(&positions, k);
-    let mut members: Vec<Vec<usize>> = vec![Vec::new(); k];
-    for (i, &c) in assignment.iter().enumerate() {
-        members[c].push(i);
+    let members = regions(&positions);
+    if members.is_empty() {
+        return Vec::new();
     }
     let profile = TagProfile::new(points, tags, user_tags);
     let mut labels: Vec<RegionLabel> = members

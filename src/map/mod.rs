@@ -26,7 +26,7 @@ pub mod quality;
 pub mod tsne;
 
 pub use crate::store::MapCoord;
-pub use labels::{LabelSource, LabelTag, RegionLabel, layout_labels, region_labels};
+pub use labels::{LabelSource, LabelTag, RegionLabel, layout_labels, region_labels, regions};
 pub use library::{LibraryMap, MapOutcome, RecomputeReason, layout_for_library};
 pub use place::{DEFAULT_PLACE_NEIGHBORS, RecomputePolicy, place_new, recompute_due};
 pub use tsne::{LayoutParams, LayoutProgress, LayoutStage, compute_layout, estimate_tsne_s};

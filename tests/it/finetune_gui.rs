@@ -79,10 +79,52 @@ fn wait_for(
         if done(harness) {
             break;
         }
-        assert!(Instant::now() < deadline, "gave up waiting for {what}");
+        assert!(
+            Instant::now() < deadline,
+            "gave up waiting for {what}; the window shows: {}",
+            visible_text(harness)
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     harness.step();
+}
+
+/// Every label and value in the window's accessibility tree, so a test that
+/// gives up says what the person would have seen instead.
+fn visible_text(harness: &Harness<'static, TuneAtlasApp>) -> String {
+    let root = harness.root();
+    let texts: Vec<String> = root
+        .children_recursive()
+        .filter_map(|n| {
+            let node = n.accesskit_node();
+            let text = [node.label(), node.value()].into_iter().flatten().collect::<Vec<_>>().join(" = ");
+            (!text.is_empty()).then_some(text)
+        })
+        .collect();
+    texts.join(" | ")
+}
+
+/// Clicks Start and waits until the run has begun (Start gives way to
+/// Cancel) or already ended. A click that lands while the window is being
+/// laid out anew can miss the button, as a person's can: they click again,
+/// and so does this, once.
+fn start_fine_tuning(harness: &mut Harness<'static, TuneAtlasApp>) {
+    let started = |h: &Harness<'static, TuneAtlasApp>| {
+        h.query_by_label("Start fine-tuning").is_none()
+            || shows(h, "New model version")
+            || shows(h, "Cannot fine-tune")
+    };
+    harness.get_by_label("Start fine-tuning").click_accesskit();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !started(harness) && Instant::now() < deadline {
+        harness.step();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    if !started(harness) {
+        eprintln!("Start did not take; clicking again. The window shows: {}", visible_text(harness));
+        harness.get_by_label("Start fine-tuning").click_accesskit();
+    }
+    wait_for(harness, "the run to start", Duration::from_secs(30), started);
 }
 
 fn shows(harness: &Harness<'static, TuneAtlasApp>, text: &str) -> bool {
@@ -107,7 +149,7 @@ fn without_tags_start_says_to_tag_tracks_first() {
     open_finetune_window(&mut harness);
     wait_for(&mut harness, "the preview", Duration::from_secs(60), |h| shows(h, "tag some tracks first"));
     assert!(shows(&harness, "No user tags yet"), "the window explains where tags come from");
-    harness.get_by_label("Start fine-tuning").click_accesskit();
+    start_fine_tuning(&mut harness);
     wait_for(&mut harness, "the run to end", Duration::from_secs(60), |h| {
         shows(h, "Cannot fine-tune on these tags")
     });
@@ -158,7 +200,7 @@ fn a_short_run_through_the_window_makes_a_new_version_with_its_table_and_vectors
     harness.get_by_label("Tracks per batch").set_value_accesskit(16.0);
     harness.run_steps(2);
     wait_for(&mut harness, "the preview to settle", Duration::from_secs(60), |h| shows(h, "Topic 1"));
-    harness.get_by_label("Start fine-tuning").click_accesskit();
+    start_fine_tuning(&mut harness);
     wait_for(&mut harness, "training", Duration::from_secs(240), |h| shows(h, "New model version"));
     assert!(shows(&harness, "Training on "), "the live plot's caption names the device");
     assert!(shows(&harness, "P@10 before") && shows(&harness, "P@100 after"), "the P@k table");
