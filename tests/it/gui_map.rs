@@ -106,7 +106,9 @@ fn the_map_names_its_regions_with_the_cores_labels_at_one_size_and_they_can_be_h
         .min_by_key(Vec::len)
         .expect("24 points make regions");
     // Every track of the region carries the tag (share 1): its lift is
-    // 24 / n, a name whenever the region is at most 19 of the 24 tracks.
+    // 24 / n, a name whenever the region is at most 19 of the 24 tracks, and
+    // the region's first (a predicted score is never 0 elsewhere, so no
+    // predicted tag's lift reaches 24 / n).
     assert!(smallest.len() <= 19, "one region holds nearly the whole map: {points:?}");
     let tagged: Vec<i64> = smallest.iter().map(|&i| points[i].0).collect();
     Store::open(&db).unwrap().add_user_tags(&tagged, "register", &["rumbling"], TagSource::User).unwrap();
