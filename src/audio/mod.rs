@@ -6,6 +6,8 @@
 //! - [`resample`]: band-limited, timing-exact conversion to 22,050 Hz.
 //! - [`stream`]: a whole file as PCM at its own rate, with accurate
 //!   seeking — what playback plays.
+//! - [`synth`]: generated WAV bytes (headers that may lie, tones, noise)
+//!   for the hostile-input benchmark and tests.
 //!
 //! Typical use:
 //!
@@ -22,6 +24,7 @@ pub mod clips;
 pub mod decode;
 pub mod resample;
 pub mod stream;
+pub mod synth;
 
 pub use clips::{CLIP_LEN_S, MAX_CLIPS_PER_TRACK, clip_starts_s};
 pub use decode::{AudioFile, AudioInfo, CLIP_LEN_SAMPLES, TARGET_SAMPLE_RATE_HZ, TrackTags};

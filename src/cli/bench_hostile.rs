@@ -13,6 +13,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use clap::Args;
+use tuneatlas::audio::synth::{noise_bytes, tone16, wav_bytes};
 use tuneatlas::jobs::{CancelToken, worker_count};
 use tuneatlas::library::{ImportOptions, import_folder_with};
 use tuneatlas::model::backend::DeviceChoice;
@@ -36,48 +37,10 @@ pub struct HostileBenchArgs {
     pub device: DeviceChoice,
 }
 
-/// A 44-byte WAV header (PCM or float) followed by `data`; `data_len` is what
-/// the header claims, whatever `data` really holds.
-fn wav(rate: u32, channels: u16, bits: u16, format: u16, data_len: u32, data: &[u8]) -> Vec<u8> {
-    let block_align = channels * bits / 8;
-    let mut v = Vec::with_capacity(44 + data.len());
-    v.extend_from_slice(b"RIFF");
-    v.extend_from_slice(&36u32.saturating_add(data_len).to_le_bytes());
-    v.extend_from_slice(b"WAVEfmt ");
-    v.extend_from_slice(&16u32.to_le_bytes());
-    v.extend_from_slice(&format.to_le_bytes());
-    v.extend_from_slice(&channels.to_le_bytes());
-    v.extend_from_slice(&rate.to_le_bytes());
-    v.extend_from_slice(&rate.saturating_mul(u32::from(block_align)).to_le_bytes());
-    v.extend_from_slice(&block_align.to_le_bytes());
-    v.extend_from_slice(&bits.to_le_bytes());
-    v.extend_from_slice(b"data");
-    v.extend_from_slice(&data_len.to_le_bytes());
-    v.extend_from_slice(data);
-    v
-}
-
-/// `seconds` of a 16-bit mono tone at `rate` (distinct per `freq`).
-fn tone(rate: u32, seconds: f64, freq: f64) -> Vec<u8> {
-    let n = (f64::from(rate) * seconds) as usize;
-    (0..n)
-        .flat_map(|i| {
-            let t = i as f64 / f64::from(rate);
-            ((0.3 * (2.0 * std::f64::consts::PI * freq * t).sin() * 32767.0) as i16).to_le_bytes()
-        })
-        .collect()
-}
-
-fn noise(n: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
+/// [`wav_bytes`] with the block alignment the format implies; the
+/// lies this benchmark tells are about rate, channels and length.
+fn wav(rate_hz: u32, channels: u16, bits: u16, format: u16, data_len: u32, data: &[u8]) -> Vec<u8> {
+    wav_bytes(rate_hz, channels, bits, format, channels.saturating_mul(bits) / 8, data_len, data)
 }
 
 fn write(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
@@ -90,7 +53,7 @@ fn write(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
 /// `n` good 30-second tracks.
 fn good_folder(dir: &Path, n: usize) -> anyhow::Result<()> {
     for i in 0..n {
-        let pcm = tone(44_100, 30.0, 200.0 + 13.0 * i as f64);
+        let pcm = tone16(44_100, 30.0, 200.0 + 13.0 * i as f64);
         write(&dir.join(format!("good{i:03}.wav")), &wav(44_100, 1, 16, 1, pcm.len() as u32, &pcm))?;
     }
     Ok(())
@@ -104,18 +67,18 @@ fn hostile_folder(dir: &Path, copies: usize) -> anyhow::Result<usize> {
         // 400 bytes claiming 768 kHz and 4 GB.
         write(
             &dir.join(format!("rate/{i:03}-768khz.wav")),
-            &wav(768_000, 2, 16, 1, 4_000_000_000, &noise(400, seed)),
+            &wav(768_000, 2, 16, 1, 4_000_000_000, &noise_bytes(400, seed)),
         )?;
         // 384 kHz (allowed) claiming 4 GB but holding 2 s.
-        let pcm = tone(384_000, 2.0, 300.0 + i as f64);
+        let pcm = tone16(384_000, 2.0, 300.0 + i as f64);
         write(&dir.join(format!("rate/{i:03}-384khz.wav")), &wav(384_000, 1, 16, 1, 4_000_000_000, &pcm))?;
         // 1 s claiming 4 GB.
-        let pcm = tone(22_050, 1.0, 500.0 + i as f64);
+        let pcm = tone16(22_050, 1.0, 500.0 + i as f64);
         write(&dir.join(format!("length/{i:03}.wav")), &wav(22_050, 1, 16, 1, 0xFFFF_FFF0, &pcm))?;
         // 200 channels.
         write(
             &dir.join(format!("channels/{i:03}.wav")),
-            &wav(44_100, 200, 16, 1, 40_000, &noise(40_000, seed)),
+            &wav(44_100, 200, 16, 1, 40_000, &noise_bytes(40_000, seed)),
         )?;
         // NaN and infinity as float samples.
         let floats: Vec<u8> = (0..22_050 * 5)
@@ -123,7 +86,7 @@ fn hostile_folder(dir: &Path, copies: usize) -> anyhow::Result<usize> {
             .collect();
         write(&dir.join(format!("float/{i:03}.wav")), &wav(22_050, 1, 32, 3, floats.len() as u32, &floats))?;
         // A 4 MB LIST/INFO tag.
-        let pcm = tone(22_050, 3.0, 700.0 + i as f64);
+        let pcm = tone16(22_050, 3.0, 700.0 + i as f64);
         let mut tagged = wav(22_050, 1, 16, 1, pcm.len() as u32, &pcm);
         let mut info = b"INFO".to_vec();
         for id in [b"INAM", b"IART", b"ICMT", b"IPRD"] {
@@ -137,10 +100,13 @@ fn hostile_folder(dir: &Path, copies: usize) -> anyhow::Result<usize> {
         write(&dir.join(format!("tags/{i:03}.wav")), &tagged)?;
         // Noise, empty and truncated files under audio names.
         for ext in ["mp3", "ogg", "flac", "m4a", "opus"] {
-            write(&dir.join(format!("noise/{i:03}.{ext}")), &noise(50_000, seed * 31 + ext.len() as u64))?;
+            write(
+                &dir.join(format!("noise/{i:03}.{ext}")),
+                &noise_bytes(50_000, seed * 31 + ext.len() as u64),
+            )?;
             write(&dir.join(format!("empty/{i:03}.{ext}")), b"")?;
         }
-        let pcm = tone(44_100, 10.0, 900.0 + i as f64);
+        let pcm = tone16(44_100, 10.0, 900.0 + i as f64);
         let full = wav(44_100, 1, 16, 1, pcm.len() as u32, &pcm);
         write(&dir.join(format!("truncated/{i:03}.wav")), &full[..full.len() / 3])?;
         n += 6 + 10 + 2;

@@ -130,16 +130,27 @@ fn db_path(cli_db: &Option<PathBuf>) -> anyhow::Result<PathBuf> {
 }
 
 fn init_logging(verbose: u8) {
-    // symphonia warns about every quirk of every file it reads ("packet type
-    // 1 unexpected"); our own messages already name the files that fail.
+    // symphonia logs every quirk of every file it reads ("packet type 1
+    // unexpected", "probe reached EOF at 50000 bytes") without naming the
+    // file, and returns the same failure as an error that our own message
+    // reports with the file's path; so its crates (symphonia_core,
+    // symphonia_format_*, … all start with "symphonia") stay silent unless
+    // asked for with -vv.
     let default = match verbose {
-        0 => "warn,symphonia=error",
-        1 => "info,symphonia=error",
+        0 => "warn,symphonia=off",
+        1 => "info,symphonia=off",
         _ => "debug",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    // Colour codes only for a terminal: a log redirected to a file or a pipe
+    // stays plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(ansi)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 /// When `run` started: the cold-start clock of the window.

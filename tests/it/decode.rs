@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use tuneatlas::Error;
+use tuneatlas::audio::synth::noise_bytes;
 use tuneatlas::audio::{AudioFile, CLIP_LEN_SAMPLES, TARGET_SAMPLE_RATE_HZ, TrackTags, clip_starts_s};
 
 use crate::common::fixture;
@@ -332,17 +333,6 @@ fn copy_to(dir: &Path, fixture_name: &str, new_name: &str) -> PathBuf {
     let to = dir.join(new_name);
     std::fs::copy(fixture(fixture_name), &to).expect("copy fixture");
     to
-}
-
-/// Deterministic pseudo-random bytes (no rand dependency).
-fn noise_bytes(n: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed;
-    (0..n)
-        .map(|_| {
-            x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
-            (x >> 56) as u8
-        })
-        .collect()
 }
 
 fn truncated(dir: &Path, fixture_name: &str, fraction: f64) -> PathBuf {

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use tuneatlas::audio::synth::{noise_bytes, tone16, wav_bytes};
 use tuneatlas::jobs::CancelToken;
 use tuneatlas::library::{ImportOptions, ImportSummary, import_folder};
 use tuneatlas::store::{RunStatus, Store};
@@ -48,57 +49,9 @@ pub const GOOD: &[(&str, &str)] = &[
     ("notags_noxing.mp3", "good/noxing.mp3"),
 ];
 
-/// A reproducible byte stream (xorshift), for "random" files.
-fn noise(n: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
-
-/// A canonical 44-byte PCM WAV header followed by `data`.
-fn wav_bytes(
-    rate: u32,
-    channels: u16,
-    bits: u16,
-    format: u16,
-    block_align: u16,
-    data_len: u32,
-    data: &[u8],
-) -> Vec<u8> {
-    let mut v = Vec::new();
-    v.extend_from_slice(b"RIFF");
-    v.extend_from_slice(&(36u32.saturating_add(data_len)).to_le_bytes());
-    v.extend_from_slice(b"WAVEfmt ");
-    v.extend_from_slice(&16u32.to_le_bytes());
-    v.extend_from_slice(&format.to_le_bytes());
-    v.extend_from_slice(&channels.to_le_bytes());
-    v.extend_from_slice(&rate.to_le_bytes());
-    let byte_rate = rate.saturating_mul(u32::from(block_align));
-    v.extend_from_slice(&byte_rate.to_le_bytes());
-    v.extend_from_slice(&block_align.to_le_bytes());
-    v.extend_from_slice(&bits.to_le_bytes());
-    v.extend_from_slice(b"data");
-    v.extend_from_slice(&data_len.to_le_bytes());
-    v.extend_from_slice(data);
-    v
-}
-
-/// One second of a 16-bit mono sine at `rate`.
+/// One second (or `seconds`) of a 16-bit mono 440 Hz sine at `rate`.
 fn sine16(rate: u32, seconds: f64) -> Vec<u8> {
-    let n = (f64::from(rate) * seconds) as usize;
-    (0..n)
-        .flat_map(|i| {
-            let s = (0.3 * (2.0 * std::f64::consts::PI * 440.0 * i as f64 / f64::from(rate)).sin() * 32767.0)
-                as i16;
-            s.to_le_bytes()
-        })
-        .collect()
+    tone16(rate, seconds, 440.0)
 }
 
 /// An ID3v2.4 tag holding one APIC frame of `cover_len` bytes, in front of `mp3`.
@@ -110,7 +63,7 @@ fn with_giant_cover(mp3: &[u8], cover_len: usize) -> Vec<u8> {
     body.extend_from_slice(b"image/png\0");
     body.push(3);
     body.push(0);
-    body.extend_from_slice(&noise(cover_len, 99));
+    body.extend_from_slice(&noise_bytes(cover_len, 99));
     let mut frame = b"APIC".to_vec();
     frame.extend_from_slice(&syncsafe(body.len()));
     frame.extend_from_slice(&[0, 0]);
@@ -168,7 +121,7 @@ pub fn build_hostile(root: &Path) -> Vec<(PathBuf, Expect)> {
         let good = std::fs::read(fixture(from)).expect("fixture");
         put(&format!("empty/empty.{ext}"), b"", Failed("empty file"));
         put(&format!("truncated/head.{ext}"), &good[..64.min(good.len())], Failed(""));
-        put(&format!("random/noise.{ext}"), &noise(20_000, ext.len() as u64 * 7919), Failed(""));
+        put(&format!("random/noise.{ext}"), &noise_bytes(20_000, ext.len() as u64 * 7919), Failed(""));
         // A text file: never audio, whatever its name.
         put(&format!("text/notes.{ext}"), "liner notes, not audio\n".repeat(40).as_bytes(), Failed(""));
         // Cut in the middle: what is there plays — except MP4, whose index
@@ -183,7 +136,7 @@ pub fn build_hostile(root: &Path) -> Vec<(PathBuf, Expect)> {
     put("mislabelled/ogg-named.m4a", &std::fs::read(fixture("chirp10_vorbis.ogg")).expect("f"), ANY);
     put("mislabelled/mp3-named.txt", &std::fs::read(fixture("chirp10_mp3.mp3")).expect("f"), ANY);
     put("mislabelled/png-named.wav", &std::fs::read(fixture("not_audio.png")).expect("f"), Failed(""));
-    put("mislabelled/cover.jpg", &noise(5000, 5), NotAudio);
+    put("mislabelled/cover.jpg", &noise_bytes(5000, 5), NotAudio);
 
     // Lying headers.
     put(
@@ -360,7 +313,7 @@ fn kill_dash_nine_at_twenty_random_points_always_resumes() {
         write_wav(&music.join(format!("t{i:02}.wav")), 1.0, 150.0 + 40.0 * i as f64, 22_050);
     }
     let db = dir.path().join("lib.db");
-    let mut delays = noise(20, 4242).into_iter();
+    let mut delays = noise_bytes(20, 4242).into_iter();
     for _ in 0..20 {
         let mut child = Command::new(env!("CARGO_BIN_EXE_tuneatlas"))
             .env_remove("TUNEATLAS_DB")
