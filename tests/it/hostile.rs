@@ -49,11 +49,6 @@ pub const GOOD: &[(&str, &str)] = &[
     ("notags_noxing.mp3", "good/noxing.mp3"),
 ];
 
-/// One second (or `seconds`) of a 16-bit mono 440 Hz sine at `rate`.
-fn sine16(rate: u32, seconds: f64) -> Vec<u8> {
-    tone16(rate, seconds, 440.0)
-}
-
 /// An ID3v2.4 tag holding one APIC frame of `cover_len` bytes, in front of `mp3`.
 fn with_giant_cover(mp3: &[u8], cover_len: usize) -> Vec<u8> {
     fn syncsafe(n: usize) -> [u8; 4] {
@@ -150,19 +145,19 @@ pub fn build_hostile(root: &Path) -> Vec<(PathBuf, Expect)> {
     put("lying/channels-200.wav", &wav_bytes(44_100, 200, 16, 1, 400, 4000, &[0; 4000]), Failed(""));
     put(
         "lying/block-align-0.wav",
-        &wav_bytes(44_100, 1, 16, 1, 0, 44_100, &sine16(22_050, 1.0)),
+        &wav_bytes(44_100, 1, 16, 1, 0, 44_100, &tone16(22_050, 1.0, 440.0)),
         Failed("block alignment"),
     );
     put(
         "lying/length-4gb.wav",
-        &wav_bytes(22_050, 1, 16, 1, 2, 0xFFFF_FFF0, &sine16(22_050, 1.0)),
+        &wav_bytes(22_050, 1, 16, 1, 2, 0xFFFF_FFF0, &tone16(22_050, 1.0, 440.0)),
         // Counted from the data: a partial last packet may be left out.
         Imported { min_s: 0.7, max_s: 1.1 },
     );
-    put("lying/bits-0.wav", &wav_bytes(22_050, 1, 0, 1, 2, 44_100, &sine16(22_050, 1.0)), Failed(""));
+    put("lying/bits-0.wav", &wav_bytes(22_050, 1, 0, 1, 2, 44_100, &tone16(22_050, 1.0, 440.0)), Failed(""));
     put(
         "lying/format-9999.wav",
-        &wav_bytes(22_050, 1, 16, 9999, 2, 44_100, &sine16(22_050, 1.0)),
+        &wav_bytes(22_050, 1, 16, 9999, 2, 44_100, &tone16(22_050, 1.0, 440.0)),
         Failed(""),
     );
     if let Some(mp3) = lying_xing(std::fs::read(fixture("chirp10_mp3.mp3")).expect("f")) {
