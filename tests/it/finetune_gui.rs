@@ -23,7 +23,7 @@ use tuneatlas::train::versions::delete_version;
 use crate::gui::scratch;
 
 /// The built-in model's version.
-const BUILTIN: &str = "dpnn-v2.2";
+const BUILTIN: &str = "dpnn-v2.3";
 
 /// `n` generated tracks over `albums` albums; embedded with the built-in
 /// model and tagged from the generator's CSV when `tagged`.

@@ -113,7 +113,7 @@ fn the_built_in_model_is_dpnn_v2_and_dpnn_v1_still_loads() {
     let loaded = load_default(&ComputeDevice::cpu()).unwrap();
     let card = &loaded.bundle.card;
     assert_eq!(card.name, "dpnn-v2");
-    assert_eq!(card.version, "dpnn-v2.2");
+    assert_eq!(card.version, "dpnn-v2.3");
     assert_eq!(card.provenance.parent, None, "v2 is trained from scratch");
     assert!(card.provenance.method.contains("\"neighbour_weight\":2.0"), "{}", card.provenance.method);
     assert!(card.trained);
